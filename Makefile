@@ -14,6 +14,8 @@ TORCH_SPEC ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# nbgrader runs tools (alembic, jupyter) by name: the environment's bin comes first.
+export PATH := $(abspath $(BIN)):$(PATH)
 BOOK_FLAGS := -W -n --keep-going
 ASSIGNMENT ?= logit_mle
 STUDENT ?=

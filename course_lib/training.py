@@ -273,6 +273,13 @@ def _make_optimizer(
     if optimizer is None:
         return torch.optim.Adam(params, lr=check_positive_float("lr", lr))
     if isinstance(optimizer, torch.optim.Optimizer):
+        known = {id(p) for p in model.parameters()}
+        if any(id(p) not in known for group in optimizer.param_groups for p in group["params"]):
+            raise ValueError(
+                "optimizer holds parameters that are not the model's (was it built for another "
+                "model, or before the model was recreated?). Build it from model.parameters(), "
+                "or pass a factory such as lambda params: torch.optim.SGD(params, lr=0.1)."
+            )
         return optimizer
     if callable(optimizer):
         built = optimizer(params)
@@ -288,19 +295,22 @@ def _make_optimizer(
     )
 
 
-def _evaluate(model: nn.Module, loss_fn: Callable, source: _Source, device: torch.device) -> float:
+def _evaluate(
+    model: nn.Module, loss_fn: Callable, source: _Source, device: torch.device, step: int
+) -> float:
     """Mean validation loss, weighting batches by their size, in eval mode without gradients."""
     model.eval()
     try:
         with torch.no_grad():
             if source.iterable is None:
-                return float(_check_loss(loss_fn(model, *_to_device(source.tensors, device)), 0))
+                batch = _to_device(source.tensors, device)
+                return float(_check_loss(loss_fn(model, *batch), step))
             total, count = 0.0, 0
             for batch in source.iterable:
                 batch = batch if isinstance(batch, tuple | list) else (batch,)
                 first = next((b for b in batch if isinstance(b, Tensor) and b.ndim > 0), None)
                 size = 1 if first is None else first.shape[0]
-                loss = _check_loss(loss_fn(model, *_to_device(batch, device)), 0)
+                loss = _check_loss(loss_fn(model, *_to_device(batch, device)), step)
                 total += float(loss) * size
                 count += size
             if count == 0:
@@ -433,6 +443,10 @@ def fit(
     device = pick_device(device, *train.tensors, *(val.tensors if val is not None else ()))
     generator = check_seed(seed)
     model.to(device)
+    # Tensor data move once, not at every step.
+    for source in (train, val):
+        if source is not None:
+            source.tensors = tuple(t.to(device) for t in source.tensors)
     opt = _make_optimizer(optimizer, model, lr)
 
     if steps is not None:
@@ -466,27 +480,7 @@ def fit(
             for step, batch in enumerate(batches, start=1):
                 batch = _to_device(batch, device)
                 losses: list[float] = []
-
-                def closure(batch: tuple = batch, losses: list = losses, step: int = step):
-                    opt.zero_grad(set_to_none=True)
-                    loss = _check_loss(loss_fn(model, *batch), step)
-                    if not losses:
-                        value = float(loss.detach())
-                        if not math.isfinite(value):
-                            raise FloatingPointError(
-                                f"loss is {value} at step {step}; lower lr or check the data."
-                            )
-                        losses.append(value)
-                    if not loss.requires_grad:
-                        raise ValueError(
-                            "loss_fn returned a tensor that does not depend on the model's "
-                            "parameters (requires_grad is False); compute it from model(...)."
-                        )
-                    loss.backward()
-                    if grad_clip is not None:
-                        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                    return loss
-
+                closure = _closure(model, loss_fn, opt, batch, step, grad_clip, losses)
                 opt.step(closure)
                 if not losses:
                     raise TypeError(
@@ -517,15 +511,51 @@ def fit(
                         break
             else:
                 # The budget ran out between evaluations: score the final weights too.
-                if val is not None and history.steps and history.val_steps[-1:] != [history.steps]:
-                    if _record_validation(history, model, loss_fn, val, device, history.steps):
-                        best_state = _copy_state(model) if restore_best else None
+                last = history.steps
+                if val is not None and last and history.val_steps[-1:] != [last]:
+                    improved = _record_validation(history, model, loss_fn, val, device, last)
+                    if improved and restore_best:
+                        best_state = _copy_state(model)
             if restore_best and best_state is not None:
                 model.load_state_dict(best_state)
         finally:
             history.seconds = time.perf_counter() - start
             model.eval()
     return history
+
+
+def _closure(
+    model: nn.Module,
+    loss_fn: Callable,
+    opt: torch.optim.Optimizer,
+    batch: tuple,
+    step: int,
+    grad_clip: float | None,
+    losses: list[float],
+) -> Callable[[], Tensor]:
+    """The closure of one optimizer step; the first loss it computes lands in ``losses``."""
+
+    def closure() -> Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss = _check_loss(loss_fn(model, *batch), step)
+        if not losses:
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"loss is {value} at step {step}; lower lr or check the data."
+                )
+            losses.append(value)
+        if not loss.requires_grad:
+            raise ValueError(
+                "loss_fn returned a tensor that does not depend on the model's parameters "
+                "(requires_grad is False); compute it from model(...)."
+            )
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        return loss
+
+    return closure
 
 
 def _record_validation(
@@ -537,7 +567,7 @@ def _record_validation(
     step: int,
 ) -> bool:
     """Evaluates, appends to the history, and says whether this is a new best."""
-    value = _evaluate(model, loss_fn, val, device)
+    value = _evaluate(model, loss_fn, val, device, step)
     if not math.isfinite(value):
         raise FloatingPointError(
             f"validation loss is {value} at step {step}; lower lr or check val_data."

@@ -1,5 +1,6 @@
 """Helpers for the assignment tests: throw-away nbgrader courses built from the repository."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,8 @@ def run_nbgrader(course: Path, *args: str, timeout: float = 900) -> subprocess.C
         text=True,
         timeout=timeout,
         check=False,
+        # nbgrader runs tools (alembic, jupyter) by name: this environment's come first.
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
 
 

@@ -151,7 +151,11 @@ def test_feedback_shows_no_hidden_test_code(graded, assignment, student):
     for notebook in _notebooks(assignment):
         html = graded / "feedback" / student / assignment / notebook.replace(".ipynb", ".html")
         text = BeautifulSoup(html.read_text(), "html.parser").get_text()
-        hidden = _hidden_lines(assignment, notebook)
+        released_cells = nbformat.read(graded / "assignments" / assignment / notebook, 4).cells
+        released = "\n".join(cell.source for cell in released_cells)
+        # Lines that also occur in the released notebook (closing brackets, keyword lists)
+        # reveal nothing; every other hidden line must be absent.
+        hidden = [line for line in _hidden_lines(assignment, notebook) if line not in released]
         assert hidden, "the assignment has no hidden tests to hide"
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"feedback for {student} shows hidden test code: {leaked[:3]}"

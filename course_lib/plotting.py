@@ -1,0 +1,273 @@
+"""Figures that chapters share, drawn with matplotlib's object API."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.axes import Axes
+from torch import Tensor
+
+from course_lib._validation import check_binary, check_positive_int, check_tensor, describe
+from course_lib.training import History
+
+__all__ = ["plot_bernoulli_kl", "plot_binned_shares", "plot_density_fits", "plot_history"]
+
+
+def plot_history(
+    history: History, *, ax: Axes | None = None, title: str | None = None, log_scale: bool = False
+) -> Axes:
+    """Plots the training loss per step, the validation losses and the best step.
+
+    Steps are counted from 1, as in :class:`~course_lib.training.History`.
+
+    Args:
+        history: What :func:`course_lib.training.fit` returned.
+        ax: Axes to draw on; a new figure when ``None``.
+        title: Title of the axes.
+        log_scale: Whether to use a logarithmic loss axis (losses must be positive).
+
+    Returns:
+        The axes drawn on.
+
+    Raises:
+        TypeError: If ``history`` is not a ``History``.
+        ValueError: If it holds no steps, or ``log_scale`` meets a loss <= 0.
+
+    Example:
+        >>> history = History(train_loss=[1.0, 0.5, 0.25], val_loss=[0.6, 0.7],
+        ...                   val_steps=[2, 3], best_step=2, best_val_loss=0.6, steps=3)
+        >>> ax = plot_history(history, title="demo")
+        >>> len(ax.lines), ax.get_title()
+        (3, 'demo')
+    """
+    if not isinstance(history, History):
+        raise TypeError(
+            f"history must be a course_lib.training.History, as returned by fit; got "
+            f"{describe(history)}."
+        )
+    if not history.train_loss:
+        raise ValueError("history holds no steps (train_loss is empty); did fit run?")
+    if log_scale:
+        smallest = min(history.train_loss + history.val_loss)
+        if not smallest > 0:
+            raise ValueError(
+                f"log_scale needs positive losses; the smallest is {smallest:.4g}. "
+                "Pass log_scale=False."
+            )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 3.5))
+    steps = range(1, len(history.train_loss) + 1)
+    ax.plot(steps, history.train_loss, color="C0", linewidth=1.2, label="training")
+    if history.val_loss:
+        ax.plot(
+            history.val_steps,
+            history.val_loss,
+            color="C1",
+            marker="o",
+            markersize=3,
+            linewidth=1.0,
+            label="validation",
+        )
+    if history.best_step is not None:
+        ax.axvline(
+            history.best_step,
+            color="0.4",
+            linestyle=":",
+            linewidth=1.0,
+            label=f"best step ({history.best_step})",
+        )
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_binned_shares(
+    x: Tensor,
+    y: Tensor,
+    probability: Callable[[Tensor], Tensor] | None = None,
+    *,
+    bins: int = 20,
+    ax: Axes | None = None,
+) -> Axes:
+    r"""Plots the share of ``y = 1`` in equal-width bins of ``x``, against a probability curve.
+
+    Each bin's share is drawn with a binomial standard error bar
+    :math:`\sqrt{s(1 - s)/m}` (``m`` points in the bin); empty bins are skipped.
+
+    Args:
+        x: A regressor, shape ``(batch,)``.
+        y: Outcomes, shape ``(batch,)``, values 0 or 1.
+        probability: Maps a grid of shape ``(points,)`` (``x``'s dtype) to
+            :math:`P(y = 1 \mid x)` on it; drawn as a curve when given.
+        bins: Number of bins.
+        ax: Axes to draw on; a new figure when ``None``.
+
+    Returns:
+        The axes drawn on.
+
+    Example:
+        >>> from course_lib.datasets import binary_choice
+        >>> data = binary_choice(n=500, seed=0)
+        >>> ax = plot_binned_shares(data.x[:, 0], data.y, lambda t: torch.sigmoid(1 + 2 * t))
+        >>> len(ax.lines) >= 2
+        True
+    """
+    check_tensor("x", x, ndim=1, floating=True, hint="Pass one regressor, e.g. x[:, 0].")
+    y = check_binary("y", y, batch=x.shape[0])
+    bins = check_positive_int("bins", bins)
+    x64 = x.detach().to(device="cpu", dtype=torch.float64)
+    y64 = y.detach().to(device="cpu", dtype=torch.float64)
+    low, high = float(x64.min()), float(x64.max())
+    width = (high - low) / bins or 1.0
+    index = ((x64 - low) / width).floor().clamp(0, bins - 1).long()
+    counts = torch.bincount(index, minlength=bins).double()
+    ones = torch.bincount(index, weights=y64, minlength=bins)
+    filled = counts > 0
+    centers = low + width * (torch.arange(bins, dtype=torch.float64) + 0.5)
+    shares = ones[filled] / counts[filled]
+    errors = (shares * (1 - shares) / counts[filled]).sqrt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 3.5))
+    ax.errorbar(
+        centers[filled].tolist(),
+        shares.tolist(),
+        yerr=errors.tolist(),
+        fmt="o",
+        markersize=3,
+        color="C0",
+        label="share choosing 1 (binned)",
+    )
+    if probability is not None:
+        grid = torch.linspace(low, high, 200, dtype=x.dtype, device=x.device)
+        with torch.no_grad():
+            curve = probability(grid)
+        curve = check_tensor("probability(grid)", curve, shape=(200,))
+        ax.plot(
+            grid.cpu().tolist(), curve.cpu().double().tolist(), color="C1", label="P(y = 1 | x)"
+        )
+    ax.set_xlabel("x")
+    ax.set_ylabel("share of y = 1")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_bernoulli_kl(y: Tensor, *, ax: Axes | None = None) -> Axes:
+    r"""Plots, for the intercept-only model :math:`p(y = 1) = q`, the mean NLL and the KL.
+
+    With :math:`\hat q` the observed share, the mean negative log-likelihood
+    :math:`-[\hat q\log q + (1 - \hat q)\log(1 - q)]` equals
+    :math:`\operatorname{KL}(\hat p\,\|\,p_q) + H(\hat p)`: the two curves differ by
+    the entropy of the data and share their minimiser :math:`q = \hat q`.
+
+    Args:
+        y: Outcomes, shape ``(batch,)``, values 0 or 1, both present.
+        ax: Axes to draw on; a new figure when ``None``.
+
+    Returns:
+        The axes drawn on.
+
+    Example:
+        >>> ax = plot_bernoulli_kl(torch.tensor([0.0, 1.0, 1.0, 1.0]))
+        >>> len(ax.lines)
+        3
+    """
+    y = check_binary("y", y)
+    share = float(y.detach().double().mean())
+    if not 0 < share < 1:
+        raise ValueError(
+            f"y must contain both outcomes; its share of 1s is {share:g}, where the entropy "
+            "is 0 and the minimiser lies on the boundary."
+        )
+    q = torch.linspace(0.005, 0.995, 199, dtype=torch.float64)
+    nll = -(share * q.log() + (1 - share) * (-q).log1p())
+    entropy = -(share * math.log(share) + (1 - share) * math.log1p(-share))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 3.5))
+    ax.plot(q.tolist(), nll.tolist(), color="C0", label="mean negative log-likelihood")
+    ax.plot(q.tolist(), (nll - entropy).tolist(), color="C1", label=r"KL$(\hat p\,\|\,p_q)$")
+    ax.axvline(share, color="0.4", linestyle=":", linewidth=1.0, label=rf"$\hat q$ = {share:.3f}")
+    ax.set_xlabel("q = p(y = 1)")
+    ax.set_ylabel("nats")
+    ax.set_ylim(bottom=0.0)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_density_fits(
+    sample: Tensor,
+    history_unnormalized: History,
+    history_normalized: History,
+    density: torch.nn.Module,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+) -> tuple[Axes, Axes]:
+    """Two panels: the losses of an unnormalized and a normalized fit, and the fitted density.
+
+    Left, the training loss per step of both fits (the unnormalized
+    "negative log-likelihood" keeps falling). Right, a histogram of the sample
+    with the density ``density.log_prob(grid).exp()`` on ``[low, high]``.
+
+    Args:
+        sample: The data, shape ``(batch,)``.
+        history_unnormalized: History of the fit of the positive network.
+        history_normalized: History of the fit of the normalized density.
+        density: The fitted density, with ``log_prob(points)`` of shape ``(points,)``.
+        low: Left end of the grid; ``density.low`` when it has one, else the sample's minimum.
+        high: Right end of the grid; ``density.high`` or the sample's maximum.
+
+    Returns:
+        The two axes.
+    """
+    check_tensor("sample", sample, ndim=1, floating=True)
+    for name, history in (
+        ("history_unnormalized", history_unnormalized),
+        ("history_normalized", history_normalized),
+    ):
+        if not isinstance(history, History) or not history.train_loss:
+            raise TypeError(
+                f"{name} must be a non-empty History from fit; got {describe(history)}."
+            )
+    if not callable(getattr(density, "log_prob", None)):
+        raise TypeError(f"density must have a log_prob method; got {describe(density)}.")
+    points = sample.detach().to(device="cpu", dtype=torch.float64)
+    low = float(getattr(density, "low", points.min())) if low is None else float(low)
+    high = float(getattr(density, "high", points.max())) if high is None else float(high)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10.0, 3.5))
+    for history, label, color in (
+        (history_unnormalized, "positive network (not a density)", "C3"),
+        (history_normalized, "normalized on a grid", "C0"),
+    ):
+        steps = range(1, len(history.train_loss) + 1)
+        left.plot(steps, history.train_loss, color=color, label=label)
+    left.set_xlabel("step")
+    left.set_ylabel('"negative log-likelihood"')
+    left.legend(frameon=False)
+    right.hist(points.tolist(), bins=40, density=True, color="0.8", label="sample")
+    parameter = next(density.parameters(), None)
+    grid = torch.linspace(
+        low,
+        high,
+        400,
+        dtype=sample.dtype if parameter is None else parameter.dtype,
+        device=sample.device if parameter is None else parameter.device,
+    )
+    with torch.no_grad():
+        values = density.log_prob(grid).exp()
+    right.plot(
+        grid.cpu().tolist(), values.cpu().double().tolist(), color="C0", label="fitted density"
+    )
+    right.set_xlabel("x")
+    right.set_ylabel("density")
+    right.legend(frameon=False)
+    figure.tight_layout()
+    return left, right

@@ -1,0 +1,1 @@
+"""The course's tests: library, chapters, assignments and the grading round trip."""

@@ -1,0 +1,39 @@
+"""Shared test options and fixtures: ``--device``/``--dtype`` and a seeded torch per test."""
+
+import pytest
+import torch
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device", default="cpu", help="torch device for the library tests (default: cpu)"
+    )
+    parser.addoption(
+        "--dtype",
+        default="float64",
+        choices=("float32", "float64"),
+        help="floating dtype for the library tests (default: float64)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _seeded_torch():
+    """Every test starts from the same torch random state and leaves the caller's intact."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        yield
+
+
+@pytest.fixture
+def device(request: pytest.FixtureRequest) -> torch.device:
+    """The device given by ``--device``; tests are skipped where it is unavailable."""
+    chosen = torch.device(request.config.getoption("--device"))
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        pytest.skip("--device asks for CUDA, which is not available")
+    return chosen
+
+
+@pytest.fixture
+def dtype(request: pytest.FixtureRequest) -> torch.dtype:
+    """The floating dtype given by ``--dtype``."""
+    return getattr(torch, request.config.getoption("--dtype"))
