@@ -13,6 +13,11 @@ BIN = Path(sys.executable).parent
 ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
 
 
+def source_notebooks(assignment: str) -> list[str]:
+    """File names of an assignment's notebooks."""
+    return sorted(p.name for p in (REPO / "solutions" / assignment).glob("*.ipynb"))
+
+
 def run_nbgrader(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run an nbgrader command in ``course`` (which holds the course's nbgrader_config.py)."""
     return subprocess.run(

@@ -12,7 +12,16 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 from nbgrader.api import Gradebook
-from nbgrader_course import ASSIGNMENTS, completed_copy, generate, new_course, run_nbgrader
+from nbgrader_course import (
+    ASSIGNMENTS,
+    REPO,
+    completed_copy,
+    generate,
+    new_course,
+    run_nbgrader,
+    source_notebooks,
+)
+from wrong_answers import WRONG_ANSWERS
 
 from course_lib.instructor import collect_submissions
 
@@ -22,28 +31,7 @@ COURSE_ID = "deep-probabilistic-models"
 # Shorter than the course's 60 s so the infinite loop below costs less test time.
 TEST_TIMEOUT = 20
 
-# Plausible wrong answers for the logit assignment, each with the tests it must fail.
-LOGIT_SUBMISSIONS = {
-    # The summed NLL: the fit and the standard errors are unaffected, the loss tests fail.
-    "c_summed_loss": (
-        {
-            "logit_nll": (
-                "def logit_nll(x, y, beta, alpha):\n"
-                "    eta = alpha + x @ beta\n"
-                "    return -(y * F.logsigmoid(eta) + (1 - y) * F.logsigmoid(-eta)).sum()\n"
-            )
-        },
-        {"test_logit_nll", "test_logit_nll_extreme"},
-    ),
-    # An infinite loop in the report cell: interrupted, so the report test fails.
-    "b_infinite_loop": ({"report": "while True:\n    pass\n"}, {"test_report"}),
-}
-
-
-def _notebooks(assignment):
-    from nbgrader_course import REPO
-
-    return sorted(p.name for p in (REPO / "solutions" / assignment).glob("*.ipynb"))
+WRONG = [(a, student) for a, answers in WRONG_ANSWERS.items() for student in sorted(answers)]
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +41,14 @@ def graded(tmp_path_factory):
     for assignment in ASSIGNMENTS:
         release = generate(course, assignment)
         drop = tmp_path_factory.mktemp(f"lms-export-{assignment}")
-        for notebook in _notebooks(assignment):
+        for notebook in source_notebooks(assignment):
             source = course / "solutions" / assignment / notebook
             submissions = {
                 "a_reference": completed_copy(release / notebook, source),
                 "d_stub": nbformat.read(release / notebook, as_version=4),
             }
-            if assignment == "logit_mle":
-                for student, (answers, _) in LOGIT_SUBMISSIONS.items():
-                    submissions[student] = completed_copy(release / notebook, source, answers)
+            for student, (answers, _) in WRONG_ANSWERS.get(assignment, {}).items():
+                submissions[student] = completed_copy(release / notebook, source, answers)
             for student, submission in submissions.items():
                 # The flat <student>.ipynb layout of a learning-platform export.
                 nbformat.write(submission, drop / f"{student}.ipynb")
@@ -104,10 +91,10 @@ def test_released_stub_scores_zero(graded, assignment):
     assert not earned, f"the unanswered stub earns points on {earned}"
 
 
-@pytest.mark.parametrize("student", sorted(LOGIT_SUBMISSIONS))
-def test_wrong_answers_lose_exactly_the_points_of_their_tests(graded, student):
-    _, failing = LOGIT_SUBMISSIONS[student]
-    scores = _test_scores(graded, "logit_mle", student)
+@pytest.mark.parametrize(("assignment", "student"), WRONG)
+def test_wrong_answers_lose_exactly_the_points_of_their_tests(graded, assignment, student):
+    _, failing = WRONG_ANSWERS[assignment][student]
+    scores = _test_scores(graded, assignment, student)
     lost = {name for name, (score, maximum) in scores.items() if score != maximum}
     assert lost == failing
     earned = sum(score for score, _ in scores.values())
@@ -130,8 +117,6 @@ def test_timeout_is_reported_in_the_graded_notebook(graded):
 
 
 def _hidden_lines(assignment, notebook):
-    from nbgrader_course import REPO
-
     lines = []
     for cell in nbformat.read(REPO / "solutions" / assignment / notebook, as_version=4).cells:
         inside = False
@@ -148,7 +133,7 @@ def _hidden_lines(assignment, notebook):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 @pytest.mark.parametrize("student", ["a_reference", "d_stub"])
 def test_feedback_shows_no_hidden_test_code(graded, assignment, student):
-    for notebook in _notebooks(assignment):
+    for notebook in source_notebooks(assignment):
         html = graded / "feedback" / student / assignment / notebook.replace(".ipynb", ".html")
         text = BeautifulSoup(html.read_text(), "html.parser").get_text()
         released_cells = nbformat.read(graded / "assignments" / assignment / notebook, 4).cells
@@ -168,7 +153,7 @@ def test_grades_export_lists_every_submission(graded):
     students = {(row["assignment"], row["student_id"]) for row in rows}
     assert ("logit_mle", "a_reference") in students
     assert ("logit_mle", "d_stub") in students
-    assert {student for _, student in students} >= set(LOGIT_SUBMISSIONS)
+    assert students >= set(WRONG)
 
 
 def test_collected_submission_has_the_released_name_and_a_timestamp(graded):

@@ -1,0 +1,23 @@
+"""Plausible wrong answers per assignment, each with the graded tests it must fail.
+
+The grading round trip checks that each loses exactly those tests' points (partial credit),
+and that nbgrader's Validate shows the student a message they can act on.
+"""
+
+WRONG_ANSWERS = {
+    "logit_mle": {
+        # The summed NLL: the fit and the standard errors are unaffected, the loss tests fail.
+        "c_summed_loss": (
+            {
+                "logit_nll": (
+                    "def logit_nll(x, y, beta, alpha):\n"
+                    "    eta = alpha + x @ beta\n"
+                    "    return -(y * F.logsigmoid(eta) + (1 - y) * F.logsigmoid(-eta)).sum()\n"
+                )
+            },
+            {"test_logit_nll", "test_logit_nll_extreme"},
+        ),
+        # An infinite loop in the report cell: interrupted, so the report test fails.
+        "b_infinite_loop": ({"report": "while True:\n    pass\n"}, {"test_report"}),
+    },
+}
