@@ -1,0 +1,290 @@
+r"""Affine coupling layers and RealNVP flows (Dinh et al., 2017).
+
+A coupling layer splits the features in two by a mask: the masked part
+:math:`z_A` passes unchanged and sets, through a neural network (the
+*conditioner*), the shift and scale of an element-wise affine map of the rest
+:math:`z_B`. The Jacobian is triangular, so its log-det is the sum of the
+log-scales, in :math:`O(features)`, however complex the network. Signs follow
+the convention of :mod:`course_lib.flows.base`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from course_lib._validation import (
+    check_choice,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+    describe,
+    format_shape,
+    seeded_init,
+)
+from course_lib.flows.base import Flow, Transform, standard_normal
+from course_lib.flows.linear import RandomPermutation, ReversePermutation
+
+__all__ = ["AffineCoupling", "mlp", "realnvp"]
+
+
+def mlp(
+    features_in: int, features_out: int, *, hidden_features: int = 64, hidden_layers: int = 2
+) -> nn.Sequential:
+    """A ReLU multilayer perceptron whose last layer starts at zero (so it outputs zeros).
+
+    The default conditioner of :class:`AffineCoupling`: a zero output means a
+    shift of 0 and a scale of 1, so the coupling starts at the identity.
+
+    Args:
+        features_in: Input size.
+        features_out: Output size.
+        hidden_features: Width of the hidden layers.
+        hidden_layers: Number of hidden layers (0 for an affine map).
+
+    Returns:
+        ``nn.Sequential`` mapping ``(*batch, features_in)`` to ``(*batch, features_out)``.
+
+    Example:
+        >>> net = mlp(2, 4, hidden_features=8)
+        >>> net(torch.randn(3, 2)).abs().max().item()
+        0.0
+    """
+    features_in = check_positive_int("features_in", features_in)
+    features_out = check_positive_int("features_out", features_out)
+    hidden_features = check_positive_int("hidden_features", hidden_features)
+    hidden_layers = check_nonnegative_int("hidden_layers", hidden_layers)
+    layers: list[nn.Module] = []
+    width = features_in
+    for _ in range(hidden_layers):
+        layers += [nn.Linear(width, hidden_features), nn.ReLU()]
+        width = hidden_features
+    last = nn.Linear(width, features_out)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(*layers, last)
+
+
+def _check_mask(mask: object, features: int) -> Tensor:
+    if not isinstance(mask, Tensor):
+        raise TypeError(
+            f"mask must be a torch.Tensor of shape ({features},) with True (or 1) for the "
+            f"features that condition the others; got {describe(mask)}."
+        )
+    if tuple(mask.shape) != (features,):
+        raise ValueError(
+            f"mask must have shape ({features},), one entry per feature; got "
+            f"{format_shape(mask.shape)}."
+        )
+    if mask.dtype != torch.bool:
+        if mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError(
+                f"mask must be boolean or hold only 0 and 1; got {mask.tolist()}. "
+                "Build it e.g. as torch.arange(features) < features // 2."
+            )
+        mask = mask != 0
+    conditioning = int(mask.sum())
+    if conditioning in (0, features):
+        raise ValueError(
+            "mask must have at least one True entry (a feature that conditions) and one False "
+            f"entry (a feature that is transformed); got {mask.tolist()}."
+        )
+    return mask
+
+
+class AffineCoupling(Transform):
+    r"""The affine coupling layer of RealNVP.
+
+    With :math:`A` the features where ``mask`` is true and :math:`B` the others,
+
+    .. math:: x_A = z_A, \qquad x_B = z_B \odot e^{s(z_A)} + t(z_A),
+
+    where :math:`(t, \tilde s)` is the output of the conditioner network and the
+    log-scale is bounded smoothly, :math:`s = \beta \tanh(\tilde s / \beta)`, which
+    keeps early training stable. The inverse is
+    :math:`z_B = (x_B - t(x_A)) \odot e^{-s(x_A)}` (as :math:`x_A = z_A`), so the
+    layer is invertible for any conditioner, and
+
+    .. math:: \log\left|\det \frac{\partial x}{\partial z}\right| = \sum_{i \in B} s_i(z_A).
+
+    Both directions cost one network evaluation. The default conditioner is
+    :func:`mlp`, whose zero last layer makes the layer start at the identity.
+
+    Args:
+        features: Number of features.
+        mask: Shape ``(features,)``, boolean or 0/1: true for the features of
+            :math:`A`, which pass unchanged and condition the others; at least one
+            true and one false entry. Stored as a boolean buffer.
+        hidden_features: Width of the default conditioner's hidden layers.
+        hidden_layers: Number of hidden layers of the default conditioner.
+        conditioner: A factory ``(features_in, features_out) -> nn.Module`` used instead of
+            :func:`mlp`; it is called with :math:`|A|` and :math:`2|B|`, and the
+            module's output is split into :math:`t` (first :math:`|B|` entries) and
+            :math:`\tilde s`. Zero its last layer to start at the identity.
+        scale_bound: :math:`\beta > 0`, the bound on :math:`|s|`.
+
+    Raises:
+        TypeError: If ``mask`` is not a tensor or ``conditioner`` builds no ``nn.Module``.
+        ValueError: If ``mask`` has the wrong shape or values.
+
+    Example:
+        >>> layer = AffineCoupling(4, torch.tensor([True, True, False, False]), hidden_features=8)
+        >>> z = torch.randn(3, 4)
+        >>> x, log_det = layer(z)
+        >>> torch.equal(x, z), log_det.tolist()  # the identity at initialization
+        (True, [0.0, 0.0, 0.0])
+
+    References:
+        Dinh, L., Sohl-Dickstein, J. & Bengio, S. (2017). Density estimation using
+        Real NVP. ICLR. https://arxiv.org/abs/1605.08803
+    """
+
+    def __init__(
+        self,
+        features: int,
+        mask: Tensor,
+        *,
+        hidden_features: int = 64,
+        hidden_layers: int = 2,
+        conditioner: Callable[[int, int], nn.Module] | None = None,
+        scale_bound: float = 3.0,
+    ):
+        super().__init__(features)
+        mask = _check_mask(mask, self.features)
+        self.scale_bound = check_positive_float("scale_bound", scale_bound)
+        self.register_buffer("mask", mask.clone())
+        conditioning = torch.nonzero(mask)[:, 0]
+        transformed = torch.nonzero(~mask)[:, 0]
+        self.register_buffer("_conditioning", conditioning, persistent=False)
+        self.register_buffer("_transformed", transformed, persistent=False)
+        # x = cat([x_A, x_B])[..., _order] puts the features back in place.
+        order = torch.argsort(torch.cat([conditioning, transformed]))
+        self.register_buffer("_order", order, persistent=False)
+        features_in, features_out = conditioning.numel(), 2 * transformed.numel()
+        if conditioner is None:
+            network = mlp(
+                features_in,
+                features_out,
+                hidden_features=hidden_features,
+                hidden_layers=hidden_layers,
+            )
+        elif callable(conditioner):
+            network = conditioner(features_in, features_out)
+            if not isinstance(network, nn.Module):
+                raise TypeError(
+                    "conditioner must build an nn.Module, so that its parameters are trained; "
+                    f"conditioner({features_in}, {features_out}) returned {describe(network)}."
+                )
+        else:
+            raise TypeError(
+                "conditioner must be None or a factory (features_in, features_out) -> "
+                f"nn.Module; got {describe(conditioner)}."
+            )
+        self.conditioner = network
+
+    def shift_and_log_scale(self, conditioning: Tensor) -> tuple[Tensor, Tensor]:
+        r""":math:`t(z_A)` and the bounded :math:`s(z_A)`, each of shape ``(*batch, |B|)``."""
+        output = self.conditioner(conditioning)
+        transformed = self._transformed.numel()
+        if output.shape[-1] != 2 * transformed:
+            raise ValueError(
+                f"the conditioner must output 2 * {transformed} = {2 * transformed} values per "
+                f"point (shift, then raw log-scale); got shape {format_shape(output.shape)}."
+            )
+        shift, raw_log_scale = output[..., :transformed], output[..., transformed:]
+        log_scale = self.scale_bound * torch.tanh(raw_log_scale / self.scale_bound)
+        return shift, log_scale
+
+    def _forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        z_a, z_b = z[..., self._conditioning], z[..., self._transformed]
+        shift, log_scale = self.shift_and_log_scale(z_a)
+        x_b = z_b * torch.exp(log_scale) + shift
+        return torch.cat([z_a, x_b], dim=-1)[..., self._order], log_scale.sum(-1)
+
+    def _inverse(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        x_a, x_b = x[..., self._conditioning], x[..., self._transformed]
+        shift, log_scale = self.shift_and_log_scale(x_a)
+        z_b = (x_b - shift) * torch.exp(-log_scale)
+        return torch.cat([x_a, z_b], dim=-1)[..., self._order], -log_scale.sum(-1)
+
+    def extra_repr(self) -> str:
+        mask = self.mask.int().tolist()
+        return f"features={self.features}, mask={mask}, scale_bound={self.scale_bound:g}"
+
+
+def realnvp(
+    features: int,
+    *,
+    layers: int = 8,
+    hidden_features: int = 64,
+    hidden_layers: int = 2,
+    permutation: str = "alternate",
+    seed: int | torch.Generator | None = None,
+) -> Flow:
+    r"""A RealNVP flow: affine coupling layers on a standard normal base.
+
+    .. math:: x = T_K \circ P \circ \dots \circ P \circ T_1(z), \qquad z \sim \mathcal{N}(0, I).
+
+    A coupling layer leaves its conditioning features unchanged, so successive
+    layers must change roles. ``permutation`` says how:
+
+    * ``"alternate"``: no permutation; the masks alternate between the first
+      ``features // 2`` features and the others.
+    * ``"reverse"``: the first ``features // 2`` features always condition, with
+      a :class:`~course_lib.flows.linear.ReversePermutation` between layers.
+    * ``"random"``: likewise with a fresh
+      :class:`~course_lib.flows.linear.RandomPermutation` between layers.
+
+    The flow starts as the standard normal (every coupling starts at the identity).
+
+    Args:
+        features: Number of features, at least 2.
+        layers: Number :math:`K` of coupling layers.
+        hidden_features: Width of each conditioner's hidden layers.
+        hidden_layers: Number of hidden layers of each conditioner.
+        permutation: ``"alternate"``, ``"reverse"`` or ``"random"``.
+        seed: Seed or CPU generator for the initial weights and random permutations.
+
+    Returns:
+        A :class:`~course_lib.flows.base.Flow`.
+
+    Example:
+        >>> flow = realnvp(2, layers=4, hidden_features=16, seed=0)
+        >>> x = flow.sample((10,))
+        >>> tuple(x.shape), round(flow.log_prob(torch.zeros(2)).item(), 4)
+        ((10, 2), -1.8379)
+
+    References:
+        Dinh, L., Sohl-Dickstein, J. & Bengio, S. (2017). Density estimation using
+        Real NVP. ICLR. https://arxiv.org/abs/1605.08803
+    """
+    features = check_positive_int("features", features)
+    if features < 2:
+        raise ValueError(
+            f"features must be at least 2 for a coupling flow, which needs features to "
+            f"condition on and features to transform; got {features}. In one dimension use "
+            "element-wise transforms such as SinhArcsinh."
+        )
+    layers = check_positive_int("layers", layers)
+    permutation = check_choice("permutation", permutation, ("alternate", "reverse", "random"))
+    first_half = torch.arange(features) < features // 2
+    transforms: list[Transform] = []
+    with seeded_init(check_seed(seed)) as generator:
+        for k in range(layers):
+            mask = ~first_half if permutation == "alternate" and k % 2 else first_half
+            if k > 0 and permutation == "reverse":
+                transforms.append(ReversePermutation(features))
+            elif k > 0 and permutation == "random":
+                transforms.append(RandomPermutation(features, seed=generator))
+            transforms.append(
+                AffineCoupling(
+                    features,
+                    mask,
+                    hidden_features=hidden_features,
+                    hidden_layers=hidden_layers,
+                )
+            )
+    return Flow(standard_normal(features), transforms)
