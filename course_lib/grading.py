@@ -25,7 +25,17 @@ from torch import Tensor
 
 from course_lib._validation import check_seed, format_index, format_shape
 
-__all__ = ["check_close", "check_function", "check_tensor_like", "logit_cases", "quiet"]
+__all__ = [
+    "check_close",
+    "check_function",
+    "check_invertible",
+    "check_log_det",
+    "check_tensor_like",
+    "coupling_cases",
+    "logit_cases",
+    "planar_cases",
+    "quiet",
+]
 
 # Private references, taken at import: see the module docstring.
 _Tensor = torch.Tensor
@@ -522,3 +532,138 @@ def logit_cases(seed: int = 0, *, extreme: bool = False) -> list[tuple]:
             y = y.double()
         cases.append((x.to(dtype), y.to(dtype), beta.to(dtype), alpha.to(dtype)))
     return cases
+
+
+def check_invertible(
+    name: str,
+    forward: Callable[[Tensor], tuple[Tensor, Tensor]],
+    inverse: Callable[[Tensor], tuple[Tensor, Tensor]],
+    z: Tensor,
+    *,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+) -> None:
+    """Checks that ``inverse(forward(z)) == z`` and that the two log-dets cancel.
+
+    Args:
+        name: What the student wrote, for the message (e.g. ``"planar_inverse"``).
+        forward: Maps ``z`` to ``(x, log_det)``.
+        inverse: Maps ``x`` to ``(z, log_det)``; its log-det is that of the inverse map.
+        z: Base points, shape ``(batch, features)``.
+        rtol: Relative tolerance.
+        atol: Absolute tolerance.
+
+    Raises:
+        AssertionError: With the largest error, where it occurs, and both values.
+
+    Example:
+        >>> f = lambda z: (2 * z, torch.full(z.shape[:1], math.log(2.0) * z.shape[1]))
+        >>> g = lambda x: (x / 2, torch.full(x.shape[:1], -math.log(2.0) * x.shape[1]))
+        >>> check_invertible("doubling", f, g, torch.randn(4, 3))
+    """
+    with quiet():
+        x, forward_log_det = forward(_copy_inputs(z))
+        check_tensor_like(f"{name}: forward output", x, z)
+        back, inverse_log_det = inverse(_copy_inputs(x))
+    check_close(f"{name}: inverse(forward(z))", back, z, rtol=rtol, atol=atol)
+    check_tensor_like(f"{name}: inverse log_det", inverse_log_det, forward_log_det)
+    total = _add(forward_log_det, inverse_log_det)
+    check_close(
+        f"{name}: forward log_det + inverse log_det (must be 0)",
+        total,
+        _full_like(total, 0.0),
+        rtol=0.0,
+        atol=max(atol, rtol),
+    )
+
+
+def check_log_det(
+    name: str,
+    forward: Callable[[Tensor], tuple[Tensor, Tensor]],
+    z: Tensor,
+    *,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+) -> None:
+    r"""Checks a log-det against :math:`\log|\det J|` of the autograd Jacobian, point by point.
+
+    Args:
+        name: What the student wrote, for the message.
+        forward: Maps ``z`` of shape ``(batch, features)`` to ``(x, log_det)``.
+        z: Points, shape ``(batch, features)``; float64 gives the sharpest check.
+        rtol: Relative tolerance.
+        atol: Absolute tolerance.
+
+    Raises:
+        AssertionError: If the log-det differs from the Jacobian's, with the point.
+
+    Example:
+        >>> def doubling(z):
+        ...     return 2 * z, torch.full((len(z),), math.log(2.0), dtype=z.dtype)
+        >>> check_log_det("doubling", doubling, torch.randn(3, 1, dtype=torch.float64))
+    """
+    with quiet():
+        _, log_det = forward(_copy_inputs(z))
+        expected = []
+        for point in z:
+            jacobian = torch.autograd.functional.jacobian(
+                lambda v: forward(v.unsqueeze(0))[0].squeeze(0), _copy_inputs(point)
+            )
+            expected.append(torch.linalg.slogdet(jacobian).logabsdet)
+    check_close(f"{name}: log_det", log_det, torch.stack(expected), rtol=rtol, atol=atol)
+
+
+def planar_cases(seed: int = 0) -> list[tuple]:
+    """Inputs ``(z, w, u, b)`` for checking a planar transform, several feature sizes.
+
+    Raw ``u`` is drawn freely, so :math:`w^\\top u < -1` occurs and the constraint matters.
+    Drawn in float64 from ``seed``'s CPU generator, then cast (float64 and float32).
+
+    Example:
+        >>> [tuple(z.shape) for z, w, u, b in planar_cases(seed=0)]
+        [(1, 1), (6, 2), (10, 3), (16, 5)]
+    """
+    generator = check_seed(seed)
+    cases = []
+    for batch, features, dtype in _PLANAR_SHAPES:
+        z, w, u = (
+            torch.randn(*shape, generator=generator, dtype=torch.float64) * scale
+            for shape, scale in (((batch, features), 1.5), ((features,), 1.0), ((features,), 2.0))
+        )
+        b = torch.randn((), generator=generator, dtype=torch.float64)
+        cases.append(tuple(t.to(dtype) for t in (z, w, u, b)))
+    return cases
+
+
+def coupling_cases(seed: int = 0) -> list[tuple]:
+    """Inputs ``(z, mask, conditioner)`` for checking an affine coupling layer.
+
+    The conditioner is a small seeded MLP mapping the ``mask``-selected features to twice
+    the number of the others (shift, then raw log-scale), with weights large enough that
+    the layer is far from the identity. Float64 throughout.
+
+    Example:
+        >>> [(tuple(z.shape), mask.tolist()) for z, mask, _ in coupling_cases(seed=0)][:2]
+        [((4, 2), [True, False]), ((8, 2), [False, True])]
+    """
+    generator = check_seed(seed)
+    cases = []
+    for batch, mask in _COUPLING_MASKS:
+        mask = torch.tensor(mask)
+        kept, changed = int(mask.sum()), int((~mask).sum())
+        conditioner = torch.nn.Sequential(
+            torch.nn.Linear(kept, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2 * changed)
+        ).double()
+        with torch.no_grad():
+            for parameter in conditioner.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator,
+                                            dtype=torch.float64))
+        z = torch.randn(batch, mask.numel(), generator=generator, dtype=torch.float64)
+        cases.append((z, mask, conditioner))
+    return cases
+
+
+_PLANAR_SHAPES = [(1, 1, torch.float64), (6, 2, torch.float64), (10, 3, torch.float32),
+                  (16, 5, torch.float64)]
+_COUPLING_MASKS = [(4, [True, False]), (8, [False, True]), (6, [True, False, True]),
+                   (5, [False, True, True, False, True])]

@@ -339,3 +339,54 @@ def test_logit_cases_extreme_have_large_utilities_of_both_signs():
         assert eta[0] > 0
         if x.shape[0] > 1:
             assert (eta < 0).any()
+
+
+# Flow checks: check_invertible, check_log_det and their case generators.
+
+
+def test_reference_planar_passes_the_flow_checks_on_every_case():
+    from course_lib.flows import planar_forward, planar_inverse
+    from course_lib.grading import check_invertible, check_log_det, planar_cases
+
+    for z, w, u, b in planar_cases(seed=3):
+        tolerance = 1e-3 if z.dtype == torch.float32 else 1e-7
+        check_invertible(
+            "planar", lambda v: planar_forward(v, w, u, b), lambda v: planar_inverse(v, w, u, b),
+            z, rtol=tolerance, atol=tolerance,
+        )
+        if z.dtype == torch.float64:
+            check_log_det("planar", lambda v: planar_forward(v, w, u, b), z)
+
+
+def test_check_invertible_reports_a_wrong_inverse():
+    from course_lib.grading import check_invertible
+
+    def forward(z):
+        return z + 1.0, z.new_zeros(len(z))
+
+    def inverse(x):  # forgets to undo the shift
+        return x, x.new_zeros(len(x))
+
+    with pytest.raises(AssertionError, match=r"inverse\(forward\(z\)\) differs"):
+        check_invertible("shift", forward, inverse, torch.zeros(3, 2))
+
+
+def test_check_log_det_reports_a_wrong_sign():
+    from course_lib.grading import check_log_det
+
+    def forward(z):  # doubles z but reports the inverse's log-det
+        return 2 * z, torch.full((len(z),), -2 * math.log(2.0), dtype=z.dtype)
+
+    with pytest.raises(AssertionError, match="log_det differs"):
+        check_log_det("doubling", forward, torch.ones(2, 2, dtype=torch.float64))
+
+
+def test_coupling_cases_agree_with_the_reference_layer_properties():
+    from course_lib.flows import AffineCoupling
+    from course_lib.grading import check_invertible, check_log_det, coupling_cases
+
+    for z, mask, conditioner in coupling_cases(seed=4):
+        layer = AffineCoupling(z.shape[1], mask, conditioner=lambda i, o, c=conditioner: c)
+        layer = layer.double()
+        check_invertible("AffineCoupling", layer, layer.inverse, z, rtol=1e-9, atol=1e-9)
+        check_log_det("AffineCoupling", layer, z)
