@@ -21,7 +21,7 @@ def _as_column(name: str, x: Tensor) -> Tensor:
 
 
 class PositiveNetwork(nn.Module):
-    r"""A positive function of one variable, :math:`g(x) = \operatorname{softplus}(\mathrm{MLP}(x))`.
+    r"""A positive function of one variable, :math:`g(x) = \mathrm{softplus}(\mathrm{MLP}(x))`.
 
     It is *not* a density: nothing makes it integrate to one. Chapter
     :ref:`chap-mle` shows what maximum likelihood does with it.
@@ -50,12 +50,12 @@ class PositiveNetwork(nn.Module):
             )
 
     def forward(self, x: Tensor) -> Tensor:
-        """Values :math:`g(x) > 0`, shape ``(batch,)``, for ``x`` of shape ``(batch,)`` or ``(batch, 1)``."""
+        """Values :math:`g(x) > 0`, shape ``(batch,)``; ``x`` has shape ``(batch,)`` or ``(batch, 1)``."""
         return nn.functional.softplus(self.net(_as_column("x", x)))[:, 0]
 
 
 def grid_integral(function, low: float, high: float, points: int = 2001) -> Tensor:
-    r"""Trapezoidal estimate of :math:`\int_{low}^{high} f(x)\,dx`, differentiable in ``f``'s parameters.
+    r"""Trapezoidal estimate of :math:`\int_{low}^{high} f(x)\,dx`, differentiable in ``f``.
 
     Args:
         function: Maps points of shape ``(points,)`` to values of shape ``(points,)``.

@@ -4,7 +4,7 @@ The sign convention of every ``log_det`` is stated once, in :mod:`course_lib.flo
 """
 
 from course_lib.flows.base import Compose, Flow, Transform, standard_normal, to_torch_transform
-from course_lib.flows.coupling import AffineCoupling, mlp, realnvp
+from course_lib.flows.coupling import AffineCoupling, affine_coupling, mlp, realnvp
 from course_lib.flows.elementwise import (
     Affine,
     SinhArcsinh,
@@ -35,6 +35,7 @@ __all__ = [
     "SinhArcsinh",
     "Transform",
     "affine",
+    "affine_coupling",
     "mlp",
     "planar_flow",
     "planar_forward",

@@ -25,10 +25,11 @@ from course_lib._validation import (
     format_shape,
     seeded_init,
 )
+from course_lib.flows._checks import check_points
 from course_lib.flows.base import Flow, Transform, standard_normal
 from course_lib.flows.linear import RandomPermutation, ReversePermutation
 
-__all__ = ["AffineCoupling", "mlp", "realnvp"]
+__all__ = ["AffineCoupling", "affine_coupling", "mlp", "realnvp"]
 
 
 def mlp(
@@ -95,6 +96,85 @@ def _check_mask(mask: object, features: int) -> Tensor:
     return mask
 
 
+def _split(mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Indices of the conditioning and transformed features, and the order undoing the split."""
+    conditioning = torch.nonzero(mask)[:, 0]
+    transformed = torch.nonzero(~mask)[:, 0]
+    return conditioning, transformed, torch.argsort(torch.cat([conditioning, transformed]))
+
+
+def _coupling(
+    z: Tensor,
+    split: tuple[Tensor, Tensor, Tensor],
+    conditioner: Callable[[Tensor], Tensor],
+    scale_bound: float,
+    inverse: bool,
+) -> tuple[Tensor, Tensor]:
+    conditioning, transformed, order = split
+    z_a, z_b = z[..., conditioning], z[..., transformed]
+    output = conditioner(z_a)
+    width = transformed.numel()
+    if output.shape[-1] != 2 * width:
+        raise ValueError(
+            f"the conditioner must output 2 * {width} = {2 * width} values per point "
+            f"(shift, then raw log-scale); got shape {format_shape(output.shape)}."
+        )
+    shift, raw_log_scale = output[..., :width], output[..., width:]
+    log_scale = scale_bound * torch.tanh(raw_log_scale / scale_bound)
+    if inverse:
+        out_b, log_det = (z_b - shift) * torch.exp(-log_scale), -log_scale.sum(-1)
+    else:
+        out_b, log_det = z_b * torch.exp(log_scale) + shift, log_scale.sum(-1)
+    return torch.cat([z_a, out_b], dim=-1)[..., order], log_det
+
+
+def affine_coupling(
+    z: Tensor,
+    mask: Tensor,
+    conditioner: Callable[[Tensor], Tensor],
+    *,
+    scale_bound: float = 3.0,
+    inverse: bool = False,
+) -> tuple[Tensor, Tensor]:
+    r"""The affine coupling map of RealNVP, as a function of its conditioner.
+
+    .. math:: x_A = z_A, \qquad x_B = z_B \odot e^{s(z_A)} + t(z_A), \qquad
+              s = \beta \tanh(\tilde s / \beta),
+
+    where ``conditioner(z_A)`` returns :math:`(t, \tilde s)` side by side. Invertible for
+    any conditioner: :math:`z_B = (x_B - t(x_A)) \odot e^{-s(x_A)}`, and
+    :math:`\log|\det \partial x / \partial z| = \sum_{i \in B} s_i(z_A)`.
+    :class:`AffineCoupling` is this map with a trained conditioner.
+
+    Args:
+        z: Inputs, shape ``(*batch, features)``; data points ``x`` when ``inverse``.
+        mask: Shape ``(features,)``, true for the features of :math:`A`.
+        conditioner: Maps ``(*batch, |A|)`` to ``(*batch, 2 |B|)``: shift, then raw log-scale.
+        scale_bound: :math:`\beta > 0`, the bound on :math:`|s|`.
+        inverse: Whether to apply the inverse map.
+
+    Returns:
+        ``(outputs, log_det)`` with shapes ``(*batch, features)`` and ``batch``, the
+        log-det of the map applied; features stay in their original order.
+
+    Example:
+        >>> mask = torch.tensor([True, False])
+        >>> def conditioner(z_a):  # shift z_a + 1, raw log-scale 0.5
+        ...     return torch.cat([z_a + 1, torch.full_like(z_a, 0.5)], -1)
+        >>> x, log_det = affine_coupling(torch.tensor([[2.0, 1.0]]), mask, conditioner)
+        >>> [round(v, 4) for v in x[0].tolist()], round(log_det.item(), 4)
+        ([2.0, 4.6412], 0.4954)
+    """
+    z = check_points("z", z, None)
+    mask = _check_mask(mask, z.shape[-1]).to(z.device)
+    if not callable(conditioner):
+        raise TypeError(
+            f"conditioner must be callable on z[..., mask]; got {describe(conditioner)}."
+        )
+    scale_bound = check_positive_float("scale_bound", scale_bound)
+    return _coupling(z, _split(mask), conditioner, scale_bound, inverse)
+
+
 class AffineCoupling(Transform):
     r"""The affine coupling layer of RealNVP.
 
@@ -156,12 +236,10 @@ class AffineCoupling(Transform):
         mask = _check_mask(mask, self.features)
         self.scale_bound = check_positive_float("scale_bound", scale_bound)
         self.register_buffer("mask", mask.clone())
-        conditioning = torch.nonzero(mask)[:, 0]
-        transformed = torch.nonzero(~mask)[:, 0]
+        conditioning, transformed, order = _split(mask)
         self.register_buffer("_conditioning", conditioning, persistent=False)
         self.register_buffer("_transformed", transformed, persistent=False)
         # x = cat([x_A, x_B])[..., _order] puts the features back in place.
-        order = torch.argsort(torch.cat([conditioning, transformed]))
         self.register_buffer("_order", order, persistent=False)
         features_in, features_out = conditioning.numel(), 2 * transformed.numel()
         if conditioner is None:
@@ -185,30 +263,13 @@ class AffineCoupling(Transform):
             )
         self.conditioner = network
 
-    def shift_and_log_scale(self, conditioning: Tensor) -> tuple[Tensor, Tensor]:
-        r""":math:`t(z_A)` and the bounded :math:`s(z_A)`, each of shape ``(*batch, |B|)``."""
-        output = self.conditioner(conditioning)
-        transformed = self._transformed.numel()
-        if output.shape[-1] != 2 * transformed:
-            raise ValueError(
-                f"the conditioner must output 2 * {transformed} = {2 * transformed} values per "
-                f"point (shift, then raw log-scale); got shape {format_shape(output.shape)}."
-            )
-        shift, raw_log_scale = output[..., :transformed], output[..., transformed:]
-        log_scale = self.scale_bound * torch.tanh(raw_log_scale / self.scale_bound)
-        return shift, log_scale
-
     def _forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        z_a, z_b = z[..., self._conditioning], z[..., self._transformed]
-        shift, log_scale = self.shift_and_log_scale(z_a)
-        x_b = z_b * torch.exp(log_scale) + shift
-        return torch.cat([z_a, x_b], dim=-1)[..., self._order], log_scale.sum(-1)
+        split = (self._conditioning, self._transformed, self._order)
+        return _coupling(z, split, self.conditioner, self.scale_bound, inverse=False)
 
     def _inverse(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        x_a, x_b = x[..., self._conditioning], x[..., self._transformed]
-        shift, log_scale = self.shift_and_log_scale(x_a)
-        z_b = (x_b - shift) * torch.exp(-log_scale)
-        return torch.cat([x_a, z_b], dim=-1)[..., self._order], -log_scale.sum(-1)
+        split = (self._conditioning, self._transformed, self._order)
+        return _coupling(x, split, self.conditioner, self.scale_bound, inverse=True)
 
     def extra_repr(self) -> str:
         mask = self.mask.int().tolist()

@@ -120,7 +120,9 @@ def standardizing_affine(data: Tensor) -> Affine:
     """
     data = check_tensor("data", data, ndim=2, floating=True)
     if data.shape[0] < 2:
-        raise ValueError(f"data must have at least 2 rows to estimate a scale; got {data.shape[0]}")
+        raise ValueError(
+            f"data must have at least 2 rows to estimate a scale; got {data.shape[0]}"
+        )
     scale = data.detach().std(dim=0)
     if not bool((scale > 0).all()):
         feature = int((scale <= 0).nonzero()[0, 0])

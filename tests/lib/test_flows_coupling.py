@@ -235,3 +235,24 @@ def test_realnvp_rejects_bad_arguments():
         realnvp(2, layers=0)
     with pytest.raises(ValueError, match="hidden_features must be a positive integer"):
         realnvp(2, hidden_features=0)
+
+
+def test_affine_coupling_function_is_the_module_with_its_conditioner():
+    from course_lib.flows import affine_coupling
+    from course_lib.grading import coupling_cases
+
+    for z, mask, conditioner in coupling_cases(seed=7):
+        layer = AffineCoupling(z.shape[1], mask, conditioner=lambda i, o, c=conditioner: c)
+        layer = layer.double()
+        for inverse, method in ((False, layer), (True, layer.inverse)):
+            out, log_det = affine_coupling(z, mask, conditioner, inverse=inverse)
+            expected, expected_log_det = method(z)
+            torch.testing.assert_close(out, expected)
+            torch.testing.assert_close(log_det, expected_log_det)
+
+
+def test_affine_coupling_function_names_a_conditioner_of_the_wrong_width():
+    from course_lib.flows import affine_coupling
+
+    with pytest.raises(ValueError, match="conditioner must output 2 \\* 1 = 2"):
+        affine_coupling(torch.zeros(3, 2), torch.tensor([True, False]), lambda z_a: z_a)
