@@ -20,4 +20,21 @@ WRONG_ANSWERS = {
         # An infinite loop in the report cell: interrupted, so the report test fails.
         "b_infinite_loop": ({"report": "while True:\n    pass\n"}, {"test_report"}),
     },
+    "planar_realnvp": {
+        # The log-det of the inverse returned by the forward map: the forward test fails, and
+        # so does the inverse, which reuses the forward's log-det; the couplings still score.
+        "c_flipped_log_det": (
+            {
+                "planar_forward": (
+                    "def planar_forward(z, w, u, b):\n"
+                    "    wu = w @ u\n"
+                    "    u_hat = u + (-1.0 + F.softplus(wu) - wu) * w / (w @ w)\n"
+                    "    a = z @ w + b\n"
+                    "    x = z + torch.tanh(a)[:, None] * u_hat\n"
+                    "    return x, -torch.log(torch.abs(1.0 + (1.0 - torch.tanh(a) ** 2) * (w @ u_hat)))\n"
+                )
+            },
+            {"test_planar_forward", "test_planar_inverse"},
+        ),
+    },
 }
