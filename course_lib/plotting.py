@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -13,7 +13,15 @@ from torch import Tensor
 from course_lib._validation import check_binary, check_positive_int, check_tensor, describe
 from course_lib.training import History
 
-__all__ = ["plot_bernoulli_kl", "plot_binned_shares", "plot_density_fits", "plot_history"]
+__all__ = [
+    "plot_bernoulli_kl",
+    "plot_binned_shares",
+    "plot_density_2d",
+    "plot_density_family",
+    "plot_density_fits",
+    "plot_flow_panels",
+    "plot_history",
+]
 
 
 def plot_history(
@@ -271,3 +279,136 @@ def plot_density_fits(
     right.legend(frameon=False)
     figure.tight_layout()
     return left, right
+
+
+def plot_density_family(
+    log_density: Callable[[Tensor, float, float], Tensor],
+    rows: Sequence[float],
+    columns: Sequence[float],
+    *,
+    row_label: str,
+    column_label: str,
+    low: float = -5.0,
+    high: float = 5.0,
+    reference: Callable[[Tensor], Tensor] | None = None,
+) -> Sequence[Axes]:
+    """A grid of 1-D densities, one panel per pair of parameter values.
+
+    Args:
+        log_density: Called as ``log_density(x, row_value, column_value)`` with ``x`` of
+            shape ``(points,)``; returns log-densities of the same shape.
+        rows: Values of the first parameter, one row of panels each.
+        columns: Values of the second parameter, one column each.
+        row_label: Name of the first parameter, for the panel titles.
+        column_label: Name of the second parameter.
+        low: Left end of the plotted range.
+        high: Right end of the plotted range.
+        reference: An optional log-density drawn dashed in every panel (e.g. the base).
+
+    Returns:
+        The axes, shape ``(len(rows), len(columns))``.
+    """
+    _, axes = plt.subplots(
+        len(rows), len(columns), figsize=(2.6 * len(columns), 1.9 * len(rows)),
+        sharex=True, sharey=True, squeeze=False,
+    )
+    x = torch.linspace(low, high, 400, dtype=torch.float64)
+    for i, row_value in enumerate(rows):
+        for j, column_value in enumerate(columns):
+            ax = axes[i][j]
+            with torch.no_grad():
+                if reference is not None:
+                    ax.plot(x, reference(x).exp(), color="gray", linestyle="--", linewidth=1)
+                ax.plot(x, log_density(x, row_value, column_value).exp())
+            ax.set_title(f"{row_label} = {row_value:g}, {column_label} = {column_value:g}",
+                         fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("x")
+    return axes
+
+
+def _grid(extent: Sequence[float], points: int) -> tuple[Tensor, Tensor, Tensor]:
+    left, right, bottom, top = extent
+    xs = torch.linspace(left, right, points)
+    ys = torch.linspace(bottom, top, points)
+    grid_x, grid_y = torch.meshgrid(xs, ys, indexing="xy")
+    return grid_x, grid_y, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
+
+
+def plot_density_2d(
+    log_prob: Callable[[Tensor], Tensor],
+    *,
+    extent: Sequence[float] = (-4.0, 4.0, -4.0, 4.0),
+    points: int = 200,
+    samples: Tensor | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """A 2-D density as an image, with optional samples on top.
+
+    Args:
+        log_prob: Maps points of shape ``(n, 2)`` to log-densities of shape ``(n,)``,
+            e.g. a flow's ``log_prob``.
+        extent: ``(left, right, bottom, top)`` of the plotted square.
+        points: Grid points per axis.
+        samples: Points to scatter on top, shape ``(n, 2)``.
+        ax: Axes to draw on; a new figure when ``None``.
+        title: Title of the axes.
+
+    Returns:
+        The axes drawn on.
+    """
+    check_positive_int("points", points)
+    ax = ax if ax is not None else plt.subplots(figsize=(4, 4))[1]
+    grid_x, _, grid = _grid(extent, points)
+    with torch.no_grad():
+        density = log_prob(grid).exp().reshape(grid_x.shape).cpu()
+    ax.imshow(density, origin="lower", extent=tuple(extent), cmap="viridis", aspect="auto")
+    if samples is not None:
+        values = samples.detach().cpu()
+        ax.scatter(values[:, 0], values[:, 1], s=1, color="white", alpha=0.3)
+    ax.set(xlim=extent[:2], ylim=extent[2:])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_flow_panels(
+    flow,
+    data: Tensor,
+    *,
+    extent: Sequence[float] = (-4.0, 4.0, -4.0, 4.0),
+    samples: int = 2000,
+    axes: Sequence[Axes] | None = None,
+    title: str | None = None,
+) -> Sequence[Axes]:
+    """The four views of a fitted 2-D flow: data, data mapped to the base, samples, density.
+
+    Args:
+        flow: A :class:`course_lib.flows.Flow` on two features.
+        data: Data points, shape ``(n, 2)``.
+        extent: ``(left, right, bottom, top)`` of the data-space panels.
+        samples: Number of samples for the third panel.
+        axes: Four axes to draw on; a new row of four when ``None``.
+        title: Prefix of the panel titles (e.g. the data set's name).
+
+    Returns:
+        The four axes.
+    """
+    check_tensor("data", data, ndim=2, shape=(None, 2), floating=True)
+    axes = axes if axes is not None else plt.subplots(1, 4, figsize=(14, 3.4))[1]
+    prefix = f"{title}: " if title else ""
+    points = data.detach().cpu()
+    with torch.no_grad():
+        latent, _ = flow.transform.inverse(data)
+        generated = flow.sample((samples,))
+    panels = [
+        (points, extent, "data"),
+        (latent.cpu(), (-4.0, 4.0, -4.0, 4.0), "data mapped to the base"),
+        (generated.cpu(), extent, "base samples mapped to data"),
+    ]
+    for ax, (values, limits, name) in zip(axes[:3], panels, strict=False):
+        ax.scatter(values[:, 0], values[:, 1], s=1, alpha=0.4)
+        ax.set(xlim=limits[:2], ylim=limits[2:], title=prefix + name)
+    plot_density_2d(flow.log_prob, extent=extent, ax=axes[3], title=prefix + "learned density")
+    return axes
