@@ -20,6 +20,7 @@ __all__ = [
     "check_binary",
     "check_choice",
     "check_dtype",
+    "check_float_dtype",
     "check_nonnegative_int",
     "check_positive_float",
     "check_positive_int",
@@ -376,3 +377,16 @@ def seeded_init(seed: int | torch.Generator | None) -> Iterator[torch.Generator]
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(derived)
         yield generator
+
+
+def check_float_dtype(dtype: object) -> None:
+    """Checks that ``dtype`` is a floating-point ``torch.dtype``.
+
+    Raises:
+        TypeError: Naming ``dtype``, with what arrived and an example.
+    """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(
+            f"dtype must be a floating-point torch.dtype; got {describe(dtype)}. "
+            "Pass e.g. dtype=torch.float32 or dtype=torch.float64."
+        )

@@ -132,7 +132,7 @@ def test_binary_choice_rejects_bad_arguments(kwargs, error, match):
 
 
 def test_gumbel_shocks_pass_a_kolmogorov_smirnov_test():
-    from course_lib.datasets import _standard_gumbel
+    from course_lib.datasets.choice import _standard_gumbel
 
     draws = _standard_gumbel((20_000,), torch.Generator().manual_seed(0))
     assert draws.dtype == torch.float64 and bool(torch.isfinite(draws).all())
