@@ -30,13 +30,9 @@ from course_lib._validation import (
 )
 from course_lib.flows._checks import check_parameter, check_points
 from course_lib.flows.base import Flow, Transform, standard_normal
+from course_lib.flows.elementwise import _log_cosh
 
 __all__ = ["PlanarTransform", "planar_flow", "planar_forward", "planar_inverse"]
-
-
-def _log_cosh(a: Tensor) -> Tensor:
-    a = a.abs()
-    return a + torch.log1p(torch.exp(-2.0 * a)) - math.log(2.0)
 
 
 def _constrained_u(w: Tensor, u: Tensor, name: str = "w") -> tuple[Tensor, Tensor]:
