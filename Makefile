@@ -7,6 +7,8 @@
 #   make autograde ASSIGNMENT=logit_mle [STUDENT=id]
 #   make feedback ASSIGNMENT=logit_mle [STUDENT=id]   feedback HTML, hidden tests removed
 #   make grades                                  export every grade to grades.csv
+#   make bench [QUICK=1] [THREADS=1] [ONLY=pattern]   benchmarks into benchmarks/results
+#   make browser              install Chromium for the browser tests (apt-get, root; make test does)
 
 PYTHON ?= python3
 # GPU runners: override with e.g. TORCH_SPEC="torch==2.13.0 --index-url <a CUDA wheel index>".
@@ -22,7 +24,7 @@ STUDENT ?=
 FROM ?=
 STUDENT_FLAG := $(if $(STUDENT),--student=$(STUDENT),)
 
-.PHONY: install book test release collect autograde feedback grades clean
+.PHONY: install book test release collect autograde feedback grades clean browser mathjax bench
 
 install: $(STAMP)
 
@@ -36,10 +38,10 @@ $(STAMP): pyproject.toml
 		exit 1; fi
 	touch $@
 
-book: $(STAMP)
+book: $(STAMP) mathjax
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
-test: $(STAMP)
+test: $(STAMP) mathjax browser
 	$(BIN)/python -m pytest
 
 release: $(STAMP)
@@ -59,3 +61,58 @@ grades: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# --- Browser tests and the book's MathJax -------------------------------------------------------
+
+# MathJax 3 is served with the book, not from a CDN: the book works offline and the browser tests
+# (no internet) see typeset math. `npm pack` fetches the pinned release from the npm registry into
+# the environment; _config.yml copies it into the book's _static/mathjax.
+MATHJAX_VERSION := 3.2.2
+MATHJAX := $(VENV)/book-assets/_static/mathjax
+MATHJAX_STAMP := $(MATHJAX)/tex-mml-chtml.js
+
+mathjax: $(MATHJAX_STAMP)
+
+$(MATHJAX_STAMP):
+	@command -v npm >/dev/null || { echo "error: npm is needed to bundle MathJax with the book;" \
+		"install Node.js (Debian: apt-get install npm), then run make again" >&2; exit 1; }
+	rm -rf $(VENV)/mathjax-download $(MATHJAX) && mkdir -p $(VENV)/mathjax-download $(dir $(MATHJAX))
+	cd $(VENV)/mathjax-download && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	tar -xzf $(VENV)/mathjax-download/mathjax-$(MATHJAX_VERSION).tgz -C $(VENV)/mathjax-download
+	mv $(VENV)/mathjax-download/package/es5 $(MATHJAX)
+	rm -rf $(VENV)/mathjax-download
+
+# Debian's Chromium, which tests/browser drives through Playwright (no browser download). Only
+# the tests need it: `make install` does not, so students need neither root nor apt.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
+
+browser:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null || ! $(SUDO) true 2>/dev/null; then \
+		echo "error: the browser tests need Chromium at $(CHROMIUM), and installing it needs" \
+			"apt-get as root. Install Debian's 'chromium' package, or run the other tests" \
+			"with: $(BIN)/python -m pytest --ignore=tests/browser" >&2; \
+		exit 1; fi; \
+	echo "installing Chromium with apt-get (once)"; \
+	$(SUDO) apt-get update -q && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		chromium fonts-liberation
+
+# --- Benchmarks (benchmarks/README.md) ----------------------------------------------------------
+
+# The bench extra adds the peer libraries that are not course dependencies (zuko, normflows). A
+# full run also builds the book, hence MathJax; QUICK=1 runs the toy flows on two moons only.
+QUICK ?=
+THREADS ?= 1
+ONLY ?=
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	touch $@
+
+bench: $(BENCH_STAMP) $(if $(QUICK),,mathjax)
+	$(BIN)/python -m benchmarks.run --threads $(THREADS) $(if $(QUICK),--quick,) \
+		$(if $(ONLY),--only '$(ONLY)',)

@@ -1,0 +1,264 @@
+"""Reads the committed results files and renders them for the book's appendix page.
+
+The page ``book/performance.md`` calls these functions at build time; it never reruns a
+benchmark. Every function accepts ``None`` for a results file that does not exist yet and
+then says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+__all__ = [
+    "NOT_MEASURED",
+    "PAGE",
+    "RESULTS",
+    "chapters_table",
+    "flows_settings",
+    "flows_tables",
+    "goals_list",
+    "load_results",
+    "operations_table",
+    "plot_gap_vs_time",
+    "run_summary",
+]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# The appendix page, which the runner touches after writing results so that the next book
+# build reads it again (it is executed on every read, never from the cache).
+PAGE = Path(__file__).resolve().parents[1] / "book" / "performance.md"
+NOT_MEASURED = "*Not measured yet*: run `make bench` and commit `benchmarks/results/`."
+
+
+def load_results(name: str, directory: str | Path = RESULTS) -> dict | None:
+    """The results of group ``name`` (``directory/<name>.json``), or None if never measured.
+
+    A file that exists but is not valid JSON raises ``ValueError``: a committed results file
+    must parse, and the book build should say so.
+    """
+    path = Path(directory) / f"{name}.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _median(result: dict, figure: str) -> float | None:
+    return result.get("figures", {}).get(figure, {}).get("median")
+
+
+def run_summary(record: dict | None) -> str:
+    """One paragraph: when, on what machine, with which software and load the run happened."""
+    if record is None:
+        return NOT_MEASURED
+    machine, software = record["machine"], record["software"]
+    load = record.get("load_average") or {}
+    git = record.get("git") or {}
+    commit = (git.get("commit") or "unknown")[:10]
+    if git.get("dirty"):
+        commit += " with uncommitted changes"
+    start, end = load.get("start"), load.get("end")
+    loads = (
+        f"load average (1, 5, 15 min) {start} at the start and {end} at the end"
+        if start and end
+        else "load average not available"
+    )
+    libraries = ", ".join(f"{k} {v}" for k, v in software.items() if k != "python")
+    kind = "" if record.get("complete", True) else " (a partial run)"
+    return (
+        f"Measured{kind} on {record['date'].replace('T', ' ').removesuffix('Z')} UTC, on "
+        f"{machine.get('cpu_model') or 'an unknown CPU'} ({machine.get('cpu_count')} CPUs, "
+        f"{machine.get('platform')}), Python {software.get('python')}, "
+        f"{record['threads']} torch thread(s), {record['repeats']} repeat(s) per case; "
+        f"{loads}; commit {commit}; {libraries}."
+    )
+
+
+def goals_list(record: dict | None) -> str:
+    """The goals of a run as a bullet list: target, measured value, met or not."""
+    if record is None:
+        return NOT_MEASURED
+    lines = []
+    for goal in record.get("goals", []):
+        measured = goal.get("measured_nats")
+        text = goal["goal"].replace("_", " ")
+        if "worse_than_realnvp_by_nats" in goal:
+            worse = goal["worse_than_realnvp_by_nats"]
+            lines.append(
+                f"- {text}: planar gap {_number(measured)} nats, "
+                f"{_number(worse)} nats above RealNVP."
+            )
+        elif "over_budget" in goal:
+            over = ", ".join(goal["over_budget"]) or "none"
+            lines.append(f"- {text}: {'met' if goal['met'] else 'not met'} (over budget: {over}).")
+        else:
+            verdict = {True: "**met**", False: "**not met**", None: "not measured"}[goal["met"]]
+            lines.append(f"- {text}: {verdict}, measured {_number(measured)} nats.")
+    return "\n".join(lines) or "No goals recorded."
+
+
+def flows_settings(record: dict | None) -> str:
+    """One sentence: the training and test settings every flow of the run shared.
+
+    Empty without results (the run summary beside it already says "not measured yet").
+    """
+    if record is None:
+        return ""
+    s = record["settings"]
+    planar = ""
+    if "planar_steps" in s:
+        rate = s.get("planar_learning_rate", s["learning_rate"])
+        planar = f" (the planar flow: {s['planar_steps']:,} steps, learning rate {rate:g})"
+    return (
+        f"Every flow saw {s['train_size']:,} training points and was scored on "
+        f"{s['test_size']:,} test points; {s['optimizer']} with learning rate "
+        f"{s['learning_rate']:g} and a {s['schedule']}, mini-batches of {s['batch_size']}, "
+        f"{s['steps']:,} steps{planar}; the goal is a gap of at most {s['goal_nats']} nats."
+    )
+
+
+def _status(result: dict) -> str:
+    # Words only: the book's tests reject pages whose outputs show exception names.
+    return {"skipped": "not installed", "timeout": "too slow, stopped"}.get(
+        result["status"], result["status"]
+    )
+
+
+def flows_tables(record: dict | None) -> str:
+    """One Markdown table per data set: every model's gap, its precision, and its speed."""
+    if record is None:
+        return NOT_MEASURED
+    datasets: dict[str, list[dict]] = {}
+    for result in record["results"]:
+        datasets.setdefault(result["dataset"], []).append(result)
+    header = (
+        "| model | library | steps | parameters | NLL − H (nats) | ± s.e. | paired KL (nats) "
+        "| ms / step | s / 1000 steps | training s |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    blocks = []
+    for results in datasets.values():
+        first = results[0]
+        entropy = next((r["true_entropy"] for r in results if "true_entropy" in r), None)
+        title = f"**{first.get('dataset_label', first['dataset'])}** "
+        title += f"(true entropy {_number(entropy, 4)} nats)" if entropy is not None else ""
+        rows = []
+        ranked = sorted(
+            results, key=lambda r: (_median(r, "nll_gap") is None, _median(r, "nll_gap") or 0)
+        )
+        for r in ranked:
+            if r["status"] != "ok":
+                rows.append(f"| {r['model']} | {r['library']} | | | {_status(r)} | | | | | |")
+                continue
+            rows.append(
+                f"| {r['model']} | {r['library']} | {r['steps']} | {r['parameters']:,} "
+                f"| {_number(_median(r, 'nll_gap'))} "
+                f"| {_number(_median(r, 'nll_standard_error'))} "
+                f"| {_number(_median(r, 'kl_paired'))} "
+                f"| {_number(_median(r, 'ms_per_step'), 1)} "
+                f"| {_number(_median(r, 'seconds_per_1000_steps'), 1)} "
+                f"| {_number(_median(r, 'train_seconds'), 1)} |"
+            )
+        blocks.append(f"{title}\n\n{header}\n" + "\n".join(rows))
+    return "\n\n".join(blocks)
+
+
+def plot_gap_vs_time(record: dict | None, axes=None):
+    """NLL gap against milliseconds per step, one panel per data set (log scales).
+
+    Gaps below 0.005 nats are drawn at 0.005. Without results the panel says so.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if record is None:
+        figure, axis = plt.subplots(figsize=(6, 1.5))
+        axis.text(0.5, 0.5, "not measured yet: run make bench", ha="center", va="center")
+        axis.set_axis_off()
+        return figure
+    datasets: dict[str, list[dict]] = {}
+    for result in record["results"]:
+        if result["status"] == "ok":
+            datasets.setdefault(result["dataset"], []).append(result)
+    if axes is None:
+        figure, axes = plt.subplots(
+            1, max(len(datasets), 1), figsize=(5 * max(len(datasets), 1), 4), squeeze=False
+        )
+        axes = axes[0]
+    figure = axes[0].figure
+    libraries = sorted({r["library"] for rs in datasets.values() for r in rs})
+    markers = {library: "osD^vP*X"[k % 8] for k, library in enumerate(libraries)}
+    for axis, (name, results) in zip(axes, datasets.items(), strict=False):
+        for r in results:
+            x, y = _median(r, "ms_per_step"), max(_median(r, "nll_gap"), 0.005)
+            axis.scatter(x, y, marker=markers[r["library"]], s=50)
+            axis.annotate(
+                f"{r['library']} {r['model']}",
+                (x, y),
+                textcoords="offset points",
+                xytext=(5, 4),
+                fontsize=8,
+            )
+        goal = record.get("settings", {}).get("goal_nats")
+        if goal:
+            axis.axhline(goal, color="grey", linestyle="--", linewidth=1)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("ms per training step")
+        axis.set_ylabel("held-out NLL − entropy (nats)")
+        axis.set_title(results[0].get("dataset_label", name))
+    figure.tight_layout()
+    return figure
+
+
+def chapters_table(record: dict | None) -> str:
+    """Each chapter's execution seconds in the cold build."""
+    if record is None:
+        return NOT_MEASURED
+    book = next((r for r in record["results"] if r["id"] == "book"), None)
+    if book is None or book["status"] != "ok":
+        return NOT_MEASURED if book is None else f"The book build {_status(book)}."
+    rows = [
+        f"| `{name.split('/', 1)[1]}` | {_number(figure['median'], 1)} |"
+        for name, figure in book["figures"].items()
+        if name.startswith("chapter_seconds/")
+    ]
+    return "| chapter | execution s |\n|---|---:|\n" + "\n".join(rows)
+
+
+def operations_table(record: dict | None) -> str:
+    """Cold and warm book builds, and autograding seconds per submission."""
+    if record is None:
+        return NOT_MEASURED
+    rows = []
+    for r in record["results"]:
+        if r["status"] != "ok":
+            rows.append(f"| {r['id']} | {_status(r)} | |")
+        elif r["id"] == "book":
+            rows.append(
+                f"| cold book build | {_number(_median(r, 'cold_build_seconds'), 1)} | "
+                "fresh copy without `_build`, every chapter executed |"
+            )
+            rows.append(
+                f"| warm book build | {_number(_median(r, 'warm_build_seconds'), 1)} | "
+                "the same build again (execution cache) |"
+            )
+        else:
+            rows.append(
+                f"| autograde `{r['assignment']}` | "
+                f"{_number(_median(r, 'seconds_per_submission'), 1)} per submission | "
+                f"{r['submissions']} submissions, 1 job |"
+            )
+    return "| operation | seconds | notes |\n|---|---:|---|\n" + "\n".join(rows)

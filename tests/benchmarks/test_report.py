@@ -1,0 +1,138 @@
+"""The appendix's loader and renderers: results files present, missing or broken."""
+
+import json
+
+import matplotlib
+import pytest
+
+from benchmarks import report
+
+matplotlib.use("Agg")
+
+
+def test_a_missing_results_file_reads_as_not_measured(tmp_path):
+    assert report.load_results("toy_flows", tmp_path) is None
+    for render in (
+        report.run_summary,
+        report.goals_list,
+        report.flows_tables,
+        report.chapters_table,
+        report.operations_table,
+    ):
+        assert render(None) == report.NOT_MEASURED
+    assert report.flows_settings(None) == ""
+    figure = report.plot_gap_vs_time(None)
+    assert "not measured yet" in figure.axes[0].texts[0].get_text()
+
+
+def test_a_broken_results_file_names_itself(tmp_path):
+    (tmp_path / "toy_flows.json").write_text("{not json")
+    with pytest.raises(ValueError, match="toy_flows.json is not valid JSON"):
+        report.load_results("toy_flows", tmp_path)
+
+
+def _figure(value: float, unit: str = "s") -> dict:
+    return {"median": value, "repeats": [value], "unit": unit}
+
+
+def _record(results: list[dict], goals: list[dict] | None = None) -> dict:
+    return {
+        "date": "2026-01-01T00:00:00Z",
+        "complete": True,
+        "machine": {"cpu_model": "Test CPU", "cpu_count": 2, "platform": "Linux"},
+        "software": {"python": "3.11", "torch": "2.13.0"},
+        "threads": 1,
+        "repeats": 1,
+        "load_average": {"start": [0.1, 0.2, 0.3], "end": [0.2, 0.2, 0.3]},
+        "git": {"commit": "0123456789abcdef", "dirty": False},
+        "settings": {
+            "goal_nats": 0.05,
+            "train_size": 1000,
+            "test_size": 500,
+            "optimizer": "Adam",
+            "learning_rate": 0.003,
+            "batch_size": 64,
+            "schedule": "cosine decay",
+            "steps": 100,
+            "planar_steps": 50,
+        },
+        "results": results,
+        "goals": goals or [],
+    }
+
+
+def test_flow_results_render_as_tables_goals_and_a_plot(tmp_path):
+    ok = {
+        "id": "two_moons/course_lib-realnvp",
+        "status": "ok",
+        "dataset": "two_moons",
+        "dataset_label": "two moons",
+        "library": "course_lib",
+        "model": "RealNVP",
+        "steps": 100,
+        "parameters": 1234,
+        "true_entropy": 0.289234,
+        "figures": {
+            "nll_gap": _figure(0.0321, "nats"),
+            "ms_per_step": _figure(8.0, "ms"),
+            "nll_standard_error": _figure(0.002, "nats"),
+            "kl_paired": _figure(0.03, "nats"),
+            "seconds_per_1000_steps": _figure(8.0),
+            "train_seconds": _figure(0.8),
+        },
+    }
+    skipped = {
+        "id": "two_moons/zuko-nsf",
+        "status": "skipped",
+        "dataset": "two_moons",
+        "library": "zuko",
+        "model": "NSF",
+        "message": "zuko is not installed",
+    }
+    goal = {
+        "goal": "course_lib RealNVP within 0.05 nats on two_moons",
+        "met": True,
+        "measured_nats": 0.0321,
+    }
+    record = _record([ok, skipped], [goal])
+    (tmp_path / "toy_flows.json").write_text(json.dumps(record))
+    record = report.load_results("toy_flows", tmp_path)
+    tables = report.flows_tables(record)
+    assert "**two moons**" in tables and "| RealNVP | course_lib | 100 | 1,234 | 0.032 |" in tables
+    assert "| NSF | zuko |" in tables and "not installed" in tables
+    assert "**met**" in report.goals_list(record)
+    settings = report.flows_settings(record)
+    assert (
+        "1,000 training points" in settings
+        and "(the planar flow: 50 steps, learning rate 0.003)" in settings
+    )
+    summary = report.run_summary(record)
+    assert "Test CPU" in summary and "0123456789" in summary and "1 torch thread" in summary
+    figure = report.plot_gap_vs_time(record)
+    assert [axis.get_title() for axis in figure.axes] == ["two moons"]
+
+
+def test_operation_results_render_as_tables():
+    book = {
+        "id": "book",
+        "status": "ok",
+        "figures": {
+            "cold_build_seconds": _figure(100.0),
+            "warm_build_seconds": _figure(9.0),
+            "chapter_seconds/book/planar_realnvp": _figure(70.0),
+        },
+    }
+    grading = {
+        "id": "autograde/logit_mle",
+        "status": "ok",
+        "assignment": "logit_mle",
+        "submissions": 2,
+        "figures": {"seconds_per_submission": _figure(12.5)},
+    }
+    failed = {"id": "autograde/planar_realnvp", "status": "failed", "message": "RuntimeError"}
+    record = _record([book, grading, failed])
+    table = report.operations_table(record)
+    assert "| cold book build | 100.0 |" in table and "| warm book build | 9.0 |" in table
+    assert "| autograde `logit_mle` | 12.5 per submission |" in table
+    assert "| autograde/planar_realnvp | failed |" in table and "RuntimeError" not in table
+    assert "| `book/planar_realnvp` | 70.0 |" in report.chapters_table(record)

@@ -1,0 +1,139 @@
+"""The runner on a tiny configuration: the JSON it writes, its options and its exit status.
+
+A few seconds in all; nothing here depends on how long anything takes.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import run
+from benchmarks.cases import Case
+from tests.benchmarks.schema import check_record
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = [
+    "--only",
+    "toy_flows/two_moons/course_lib-realnvp",
+    "--steps",
+    "5",
+    "--train-size",
+    "500",
+    "--test-size",
+    "300",
+    "--threads",
+    "1",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_record(tmp_path_factory) -> dict:
+    """The results file of a five-step RealNVP run, the way `make bench` starts the runner."""
+    out = tmp_path_factory.mktemp("bench")
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", *TINY, "--repeats", "2", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["toy_flows.json"]
+    return json.loads((out / "toy_flows.json").read_text())
+
+
+def test_tiny_run_writes_the_documented_schema(tiny_record):
+    check_record(tiny_record)
+    assert tiny_record["benchmark"] == "toy_flows"
+    assert tiny_record["threads"] == 1
+    assert tiny_record["repeats"] == 2
+    # --only and --steps make it a partial run, which never replaces committed results.
+    assert tiny_record["complete"] is False
+
+
+def test_tiny_run_records_the_flow_figures(tiny_record):
+    (result,) = tiny_record["results"]
+    assert result["id"] == "two_moons/course_lib-realnvp"
+    assert result["status"] == "ok"
+    assert (result["library"], result["model"], result["dataset"]) == (
+        "course_lib",
+        "RealNVP",
+        "two_moons",
+    )
+    assert result["steps"] == 5 and result["parameters"] > 0
+    figures = result["figures"]
+    for name in (
+        "nll_gap",
+        "nll_standard_error",
+        "kl_paired",
+        "ms_per_step",
+        "seconds_per_1000_steps",
+        "train_seconds",
+    ):
+        assert name in figures, name
+    assert figures["nll_gap"]["unit"] == "nats" and figures["ms_per_step"]["unit"] == "ms"
+    # Same seeds, same data: the two repeats train the same model.
+    gaps = figures["nll_gap"]["repeats"]
+    assert gaps[0] == pytest.approx(gaps[1], abs=1e-6)
+    assert result["true_entropy"] == pytest.approx(0.289234, abs=1e-6)
+
+
+def test_tiny_run_evaluates_the_goals(tiny_record):
+    goals = {goal["goal"]: goal for goal in tiny_record["goals"]}
+    two_moons = next(g for text, g in goals.items() if "two_moons" in text and "RealNVP" in text)
+    assert two_moons["measured_nats"] == tiny_record["results"][0]["figures"]["nll_gap"]["median"]
+    assert two_moons["met"] in (True, False)
+    eight = next(g for text, g in goals.items() if "eight_gaussians" in text and "within" in text)
+    assert eight["met"] is None  # not measured in this run
+
+
+def test_partial_runs_default_to_the_ignored_folder():
+    assert run.PARTIAL.parent == run.RESULTS
+    ignored = (run.RESULTS / ".gitignore").read_text().split()
+    assert "partial/" in ignored
+
+
+def test_only_selects_by_pattern_or_prefix():
+    case = Case("two_moons/zuko-nsf", lambda: {})
+    assert run._selected("toy_flows", case, [])
+    assert run._selected("toy_flows", case, ["toy_flows"])
+    assert run._selected("toy_flows", case, ["toy_flows/two_moons"])
+    assert run._selected("toy_flows", case, ["toy_flows/*/zuko-*"])
+    assert not run._selected("toy_flows", case, ["toy_flows/checkerboard"])
+    assert not run._selected("toy_flows", case, ["course_operations"])
+
+
+def test_list_names_every_case_without_running(capsys):
+    assert run.main(["--list"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert "toy_flows/two_moons/course_lib-realnvp" in listed
+    assert "toy_flows/checkerboard/zuko-nsf" in listed
+    assert "course_operations/book" in listed
+    assert run.main(["--list", "--quick"]) == 0
+    quick = capsys.readouterr().out.split()
+    assert quick and all(name.startswith("toy_flows/two_moons/") for name in quick)
+
+
+def test_a_pattern_that_matches_nothing_is_an_error(tmp_path, capsys):
+    assert run.main(["--only", "no_such_group", "--out", str(tmp_path)]) == 2
+    assert "no case matches" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_failing_case_is_recorded_and_the_others_still_run():
+    def broken():
+        raise RuntimeError("boom")
+
+    def fine():
+        return {"figures": {"seconds": 1.0}, "info": {"note": "x"}}
+
+    failed = run._run_case(Case("broken", broken), 2, {"seconds": "s"})
+    assert failed["status"] == "failed" and "boom" in failed["message"]
+    assert failed["figures"] == {}
+    ok = run._run_case(Case("fine", fine, {"kind": "test"}), 3, {"seconds": "s"})
+    assert ok["status"] == "ok" and ok["kind"] == "test" and ok["note"] == "x"
+    assert ok["figures"]["seconds"] == {"median": 1.0, "repeats": [1.0] * 3, "unit": "s"}
