@@ -1,7 +1,7 @@
 """An instructor's view of a graded batch: nbgrader's formgrader, opened from JupyterLab.
 
-A throw-away course releases assignment 1, collects two submissions (the reference answers
-and the untouched stub) as `make collect` does, and autogrades them. JupyterLab runs from the
+A throw-away course releases assignment 1, collects two submissions (one with the first task
+answered, one untouched stub) as `make collect` does, and autogrades them. JupyterLab runs from the
 course root as an instructor starts it; Nbgrader → Formgrader must list the assignment with
 both submissions, and each submission with the score the gradebook holds.
 """
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 ASSIGNMENT = "logit_mle"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 COURSE_ID = "deep-probabilistic-models"
-STUDENTS = ("alice_completed", "bob_stub")
+STUDENTS = ("alice_first_task", "bob_stub")
 SCREENSHOTS = REPO / "_build" / "browser-screenshots"
 
 
@@ -31,12 +31,28 @@ def course(tmp_path_factory):
     release = generate(course, ASSIGNMENT) / NOTEBOOK
     drop = tmp_path_factory.mktemp("lms-export")
     source = course / "solutions" / ASSIGNMENT / NOTEBOOK
-    nbformat.write(completed_copy(release, source), drop / f"{STUDENTS[0]}.ipynb")
+    nbformat.write(_first_answer_only(release, source), drop / f"{STUDENTS[0]}.ipynb")
     nbformat.write(nbformat.read(release, as_version=4), drop / f"{STUDENTS[1]}.ipynb")
     collect_submissions(ASSIGNMENT, drop, course)
     result = run_nbgrader(course, "autograde", ASSIGNMENT, "--force")
     assert result.returncode == 0, result.stderr[-3000:]
     return course
+
+
+def _first_answer_only(release, source):
+    """The released notebook with its first answer filled in and the others left as stubs:
+    partial credit, graded in seconds (the later tasks fit models)."""
+
+    def answers(path):
+        return {
+            cell.metadata["nbgrader"]["grade_id"]: cell.source
+            for cell in nbformat.read(path, as_version=4).cells
+            if cell.metadata.get("nbgrader", {}).get("solution")
+        }
+
+    stubs = answers(release)
+    later = list(answers(source))[1:]
+    return completed_copy(release, source, {grade_id: stubs[grade_id] for grade_id in later})
 
 
 def _scores(course) -> dict[str, str]:
