@@ -18,6 +18,7 @@ from torch.distributions import (
     Uniform,
 )
 
+from flow_testing import randomized
 from course_lib.flows import (
     Affine,
     AffineCoupling,
@@ -38,16 +39,6 @@ from course_lib.flows import (
 )
 from course_lib.grading import check_invertible, check_log_det
 from course_lib.training import fit
-
-
-def randomized(module, scale=0.5, seed=0):
-    """The module with every parameter moved by ``scale`` times standard normal noise."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in module.parameters():
-            noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
-            parameter.add_(scale * noise.to(parameter.dtype))
-    return module
 
 
 def tolerances(dtype):

@@ -8,6 +8,7 @@ from nflows.transforms.base import InverseTransform
 from nflows.transforms.coupling import AffineCouplingTransform
 from torch import nn
 
+from flow_testing import randomized
 from course_lib.flows import (
     AffineCoupling,
     Flow,
@@ -17,15 +18,6 @@ from course_lib.flows import (
     realnvp,
     standard_normal,
 )
-
-
-def randomized(module, scale=0.5, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in module.parameters():
-            noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
-            parameter.add_(scale * noise.to(parameter.dtype))
-    return module
 
 
 def draw(shape, *, device, dtype, seed=0, scale=1.0):

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal
 
+from flow_testing import randomized
 from course_lib.flows import (
     CholeskyAffine,
     Flow,
@@ -13,15 +14,6 @@ from course_lib.flows import (
     ReversePermutation,
     standard_normal,
 )
-
-
-def randomized(module, scale=0.5, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in module.parameters():
-            noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
-            parameter.add_(scale * noise.to(parameter.dtype))
-    return module
 
 
 def draw(shape, *, device, dtype, seed=0):
