@@ -7,7 +7,7 @@
 #   make autograde ASSIGNMENT=logit_mle [STUDENT=id]
 #   make feedback ASSIGNMENT=logit_mle [STUDENT=id]   feedback HTML, hidden tests removed
 #   make grades                                  export every grade to grades.csv
-#   make bench [QUICK=1] [THREADS=1] [ONLY=pattern]   benchmarks into benchmarks/results
+#   make bench [QUICK=1] [THREADS=1] [ONLY=pattern] [RESUME=1]   see benchmarks/README.md
 #   make browser              install Chromium for the browser tests (apt-get, root; make test does)
 
 PYTHON ?= python3
@@ -107,6 +107,7 @@ browser:
 QUICK ?=
 THREADS ?= 1
 ONLY ?=
+RESUME ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP)
@@ -115,4 +116,4 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP) $(if $(QUICK),,mathjax)
 	$(BIN)/python -m benchmarks.run --threads $(THREADS) $(if $(QUICK),--quick,) \
-		$(if $(ONLY),--only '$(ONLY)',)
+		$(if $(ONLY),--only '$(ONLY)',) $(if $(RESUME),--resume,)

@@ -88,10 +88,14 @@ def goals_list(record: dict | None) -> str:
     """The goals of a run as a bullet list: target, measured value, met or not."""
     if record is None:
         return NOT_MEASURED
+    # Goals name data sets by id ("two_moons"); readers see their labels ("two moons").
+    labels = {r["dataset"]: r["dataset_label"] for r in record["results"] if "dataset_label" in r}
     lines = []
     for goal in record.get("goals", []):
         measured = goal.get("measured_nats")
-        text = goal["goal"].replace("_", " ")
+        text = goal["goal"]
+        for dataset, label in labels.items():
+            text = text.replace(f" {dataset}", f" {label}")
         if "worse_than_realnvp_by_nats" in goal:
             worse = goal["worse_than_realnvp_by_nats"]
             lines.append(
@@ -174,14 +178,16 @@ def flows_tables(record: dict | None) -> str:
 
 
 def plot_gap_vs_time(record: dict | None, axes=None):
-    """NLL gap against milliseconds per step, one panel per data set (log scales).
+    """NLL gap against milliseconds per step, one panel per data set, one legend.
 
-    Gaps below 0.005 nats are drawn at 0.005. Without results the panel says so.
+    The gap axis is logarithmic; gaps below 0.005 nats are drawn at 0.005. Each model keeps
+    its colour and marker in every panel. Without results the panel says so.
 
     Returns:
         The matplotlib figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     if record is None:
         figure, axis = plt.subplots(figsize=(6, 1.5))
@@ -192,34 +198,49 @@ def plot_gap_vs_time(record: dict | None, axes=None):
     for result in record["results"]:
         if result["status"] == "ok":
             datasets.setdefault(result["dataset"], []).append(result)
+    panels = max(len(datasets), 1)
     if axes is None:
-        figure, axes = plt.subplots(
-            1, max(len(datasets), 1), figsize=(5 * max(len(datasets), 1), 4), squeeze=False
-        )
+        figure, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 3.8), squeeze=False)
         axes = axes[0]
     figure = axes[0].figure
-    libraries = sorted({r["library"] for rs in datasets.values() for r in rs})
-    markers = {library: "osD^vP*X"[k % 8] for k, library in enumerate(libraries)}
+    models = sorted({(r["library"], r["model"]) for rs in datasets.values() for r in rs})
+    libraries = sorted({library for library, _ in models})
+    colours = plt.get_cmap("tab10")
+    style = {
+        model: {
+            "color": colours(k % 10),
+            "marker": "osD^vP*X"[libraries.index(model[0]) % 8],
+            "label": f"{model[0]} {model[1]}",
+        }
+        for k, model in enumerate(models)
+    }
+    goal = record.get("settings", {}).get("goal_nats")
     for axis, (name, results) in zip(axes, datasets.items(), strict=False):
         for r in results:
             x, y = _median(r, "ms_per_step"), max(_median(r, "nll_gap"), 0.005)
-            axis.scatter(x, y, marker=markers[r["library"]], s=50)
-            axis.annotate(
-                f"{r['library']} {r['model']}",
-                (x, y),
-                textcoords="offset points",
-                xytext=(5, 4),
-                fontsize=8,
-            )
-        goal = record.get("settings", {}).get("goal_nats")
+            axis.scatter(x, y, s=55, **style[r["library"], r["model"]])
         if goal:
             axis.axhline(goal, color="grey", linestyle="--", linewidth=1)
-        axis.set_xscale("log")
         axis.set_yscale("log")
+        axis.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.yaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel("ms per training step")
         axis.set_ylabel("held-out NLL − entropy (nats)")
         axis.set_title(results[0].get("dataset_label", name))
-    figure.tight_layout()
+        axis.grid(alpha=0.3)
+    handles: dict = {}
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    figure.legend(
+        handles.values(),
+        handles.keys(),
+        loc="lower center",
+        ncol=min(len(models), 4),
+        frameon=False,
+    )
+    figure.tight_layout(rect=(0, 0.08 * ((len(models) + 3) // 4), 1, 1))
     return figure
 
 

@@ -9,8 +9,10 @@ Usage (from the repository root, in the course's environment)::
 A full run writes into ``benchmarks/results/`` (committed; the book's appendix reads it).
 A partial run (``--quick``, ``--only`` or a changed setting) writes into
 ``benchmarks/results/partial/`` instead, which git ignores, so that it never replaces
-the committed results; ``--out`` chooses another folder. Nothing is asserted on time: a
-case that fails is recorded as failed, and the exit status is 1 only when a case failed.
+the committed results; ``--out`` chooses another folder. After every case the record so
+far is saved as ``<group>.progress.json``; ``--resume`` continues an interrupted run.
+Nothing is asserted on time: a case that fails is recorded as failed, and the exit status
+is 1 only when a case failed.
 """
 
 from __future__ import annotations
@@ -110,8 +112,33 @@ def _describe(result: dict) -> str:
     return ", ".join(shown) or f"{len(result['figures'])} figures"
 
 
-def run_group(module: ModuleType, options: Options, patterns: list[str], out: Path) -> dict | None:
-    """Runs the selected cases of one group and writes its results file; None if none ran."""
+def _write(path: Path, record: dict) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
+    temporary.replace(path)
+
+
+def _earlier_results(progress: Path, record: dict) -> tuple[dict, dict[str, dict]]:
+    """The interrupted run's record and its finished cases, if it measured the same thing."""
+    if not progress.is_file():
+        return {}, {}
+    earlier = json.loads(progress.read_text())
+    same = ("settings", "threads", "repeats", "complete", "quick")
+    if any(earlier.get(key) != record[key] for key in same):
+        print(f"   {progress.name} has other settings: starting afresh", flush=True)
+        return {}, {}
+    done = {r["id"]: r for r in earlier["results"] if r["status"] != "failed"}
+    return earlier, done
+
+
+def run_group(
+    module: ModuleType, options: Options, patterns: list[str], out: Path, resume: bool = False
+) -> dict | None:
+    """Runs the selected cases of one group and writes its results file; None if none ran.
+
+    After each case the record so far is saved as ``<out>/<group>.progress.json``; with
+    ``resume``, the cases an interrupted run finished there are kept, not measured again.
+    """
     cases = [c for c in module.cases(options) if _selected(module.NAME, c, patterns)]
     if not cases:
         return None
@@ -134,6 +161,14 @@ def run_group(module: ModuleType, options: Options, patterns: list[str], out: Pa
         "settings": module.settings(options),
         "results": [],
     }
+    out.mkdir(parents=True, exist_ok=True)
+    progress = out / f"{module.NAME}.progress.json"
+    earlier, done = _earlier_results(progress, record) if resume else ({}, {})
+    if done:
+        record["date"] = earlier["date"]
+        record["load_average"]["start"] = earlier["load_average"]["start"]
+        record["resumed"] = [*earlier.get("resumed", []), machine.utc_now()]
+    elapsed = earlier.get("seconds", 0.0) if done else 0.0
     start = time.perf_counter()
     print(
         f"== {module.NAME}: {len(cases)} case(s), {repeats} repeat(s), "
@@ -142,18 +177,21 @@ def run_group(module: ModuleType, options: Options, patterns: list[str], out: Pa
     )
     for case in cases:
         print(f"   {case.id} ...", end=" ", flush=True)
-        result = _run_case(case, repeats, module.UNITS)
+        if case.id in done:
+            result = done[case.id]
+            print("kept from the interrupted run", flush=True)
+        else:
+            result = _run_case(case, repeats, module.UNITS)
+            print(f"{_describe(result)} ({result['seconds']:.0f} s)", flush=True)
         record["results"].append(result)
-        print(f"{_describe(result)} ({result['seconds']:.0f} s)", flush=True)
+        record["seconds"] = round(elapsed + time.perf_counter() - start, 1)
+        _write(progress, record)
     record["goals"] = module.goals(record["results"]) if hasattr(module, "goals") else []
-    record["seconds"] = round(time.perf_counter() - start, 1)
     record["finished"] = machine.utc_now()
     record["load_average"]["end"] = machine.load_average()
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{module.NAME}.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
-    temporary.replace(path)
+    _write(path, record)
+    progress.unlink()
     print(f"   wrote {path} ({record['seconds']:.0f} s)", flush=True)
     if out.resolve() == RESULTS.resolve() and report.PAGE.is_file():
         # Sphinx reads a page again only when its source changed: the appendix shows these
@@ -214,6 +252,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-size", type=_positive, help="override the training size")
     parser.add_argument("--test-size", type=_positive, help="override the test size")
     parser.add_argument("--out", type=Path, help="results folder (default: see above)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the cases that an interrupted run with the same settings finished",
+    )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     return parser
 
@@ -240,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     partial = options.quick or bool(args.only) or options.overridden
     out = args.out or (PARTIAL if partial else RESULTS)
     _set_threads(options.threads)
-    records = [run_group(m, options, args.only, out) for m in modules]
+    records = [run_group(m, options, args.only, out, args.resume) for m in modules]
     records = [r for r in records if r is not None]
     if not records:
         print(f"no case matches {args.only}; see --list", file=sys.stderr)

@@ -7,11 +7,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from benchmarks import run
-from benchmarks.cases import Case
+from benchmarks.cases import Case, Options
 from tests.benchmarks.schema import check_record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,3 +138,47 @@ def test_a_failing_case_is_recorded_and_the_others_still_run():
     ok = run._run_case(Case("fine", fine, {"kind": "test"}), 3, {"seconds": "s"})
     assert ok["status"] == "ok" and ok["kind"] == "test" and ok["note"] == "x"
     assert ok["figures"]["seconds"] == {"median": 1.0, "repeats": [1.0] * 3, "unit": "s"}
+
+
+def _group(calls: list[str], interrupt_at: str | None = None) -> SimpleNamespace:
+    """A stand-in group of three cases; ``interrupt_at`` stops the run as Ctrl-C would."""
+
+    def measure(case_id: str) -> dict:
+        if case_id == interrupt_at:
+            raise KeyboardInterrupt
+        calls.append(case_id)
+        return {"figures": {"seconds": 1.0}}
+
+    return SimpleNamespace(
+        NAME="fake",
+        DESCRIPTION="a stand-in group",
+        UNITS={"seconds": "s"},
+        settings=lambda options: {"size": 1},
+        cases=lambda options: [
+            Case(case_id, lambda case_id=case_id: measure(case_id)) for case_id in "abc"
+        ],
+    )
+
+
+def test_resume_keeps_the_cases_an_interrupted_run_finished(tmp_path):
+    calls: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        run.run_group(_group(calls, interrupt_at="b"), Options(), [], tmp_path)
+    progress = json.loads((tmp_path / "fake.progress.json").read_text())
+    assert [r["id"] for r in progress["results"]] == ["a"]
+    assert not (tmp_path / "fake.json").exists()
+
+    record = run.run_group(_group(calls), Options(), [], tmp_path, resume=True)
+    assert calls == ["a", "b", "c"]  # a was not measured again
+    assert [r["id"] for r in record["results"]] == ["a", "b", "c"]
+    assert record["date"] == progress["date"] and len(record["resumed"]) == 1
+    assert json.loads((tmp_path / "fake.json").read_text()) == record
+    assert not (tmp_path / "fake.progress.json").exists()
+
+
+def test_without_resume_a_run_starts_afresh(tmp_path):
+    calls: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        run.run_group(_group(calls, interrupt_at="c"), Options(), [], tmp_path)
+    run.run_group(_group(calls), Options(), [], tmp_path)
+    assert calls == ["a", "b", "a", "b", "c"]
