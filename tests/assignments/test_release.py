@@ -53,3 +53,12 @@ def test_every_answer_cell_is_followed_by_a_graded_test(assignment):
         assert len(ids) == len(set(ids)), f"{path.name} has duplicate grade_ids"
         tests = [m for m in meta if m.get("grade") and not m.get("solution")]
         assert tests and all(m.get("points", 0) > 0 and m.get("locked") for m in tests)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_instructions_name_jupyterlabs_menu_items(assignment):
+    """JupyterLab 4 has no "Restart & Run All"; the intro names the item students will find."""
+    for path in (REPO / "solutions" / assignment).glob("*.ipynb"):
+        intro = nbformat.read(path, as_version=4).cells[0].source
+        assert "Restart Kernel and Run All Cells" in intro.replace("\n", " "), path.name
+        assert "Validate" in intro, path.name

@@ -25,19 +25,36 @@ def _download_links(page) -> dict[str, str]:
     return {item.inner_text().strip(): item.get_attribute("href") for item in items.all()}
 
 
+def _check_notebook_download(page, file: str) -> None:
+    """The .ipynb entry of the open download menu downloads a notebook with the chapter's code.
+
+    It has the cells' outputs only if the build executed the chapter: myst-nb 1.4 writes it
+    without them when the chapter comes from the execution cache.
+    """
+    with page.expect_download() as download:
+        page.locator(".dropdown-download-buttons a", has_text=".ipynb").click()
+    notebook = nbformat.read(download.value.path(), as_version=4)
+    nbformat.validate(notebook)
+    source = jupytext.read(REPO / f"{file}.md")
+    assert [cell.source for cell in notebook.cells if cell.cell_type == "code"] == [
+        cell.source for cell in source.cells if cell.cell_type == "code"
+    ], f"{file}.ipynb does not hold the chapter's code"
+
+
 @pytest.mark.parametrize("file", CHAPTERS)
-def test_chapter_downloads_as_its_notebook_source(page, book_url, file):
-    """The download menu offers the chapter's MyST notebook (JupyterLab opens it as a notebook
-    through jupytext) and a PDF; with launch buttons off the theme offers no .ipynb."""
+def test_chapter_downloads_as_notebook_and_source(page, book_url, file):
+    """The download menu offers the chapter as a notebook (book/_ext/notebook_download.py),
+    as its MyST source (JupyterLab opens it as a notebook through jupytext) and as a PDF."""
     page.goto(f"{book_url}{file}.html")
     links = _download_links(page)
-    assert ".md" in links, links
+    assert {".ipynb", ".md"} <= set(links), links
     expect(page.locator(".dropdown-download-buttons .btn-download-pdf-button")).to_be_visible()
     response = page.request.get(page.url.rsplit("/", 1)[0] + "/" + links[".md"])
     assert response.ok, f"{links['.md']}: HTTP {response.status}"
     source = response.text()
     assert source == (REPO / f"{file}.md").read_text(), "the .md download is not the chapter"
     assert "```{code-cell}" in source
+    _check_notebook_download(page, file)
 
 
 def test_launch_buttons_are_off_by_default(page, book_url):
@@ -52,6 +69,9 @@ def launch_book(book, tmp_path_factory):
     config["launch_buttons"].update(
         binderhub_url="https://mybinder.org", jupyterhub_url="https://hub.example.org"
     )
+    # Local extension folders are found relative to the configuration file.
+    extensions = config["sphinx"]["local_extensions"]
+    config["sphinx"]["local_extensions"] = {name: str(REPO / path) for name, path in extensions.items()}
     folder = tmp_path_factory.mktemp("launch-book")
     (folder / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     # Same sources and execution cache as the real build: only the configuration differs.
@@ -80,28 +100,19 @@ def test_launch_buttons_open_the_chapter_in_jupyterlab(browser, launch_book):
     }
 
 
-def test_with_launch_buttons_chapters_download_as_notebooks(browser, launch_book):
-    """Setting a launch URL is what makes the theme offer the .ipynb too (sphinx-book-theme
-    offers it for MyST notebooks only then). The file holds the chapter's cells; it has their
-    outputs only if the build executed the chapter: myst-nb 1.4 writes it without them when
-    the chapter comes from the execution cache."""
+def test_with_launch_buttons_chapters_still_download_as_notebooks(browser, launch_book):
+    """With launch URLs set the theme adds the .ipynb itself; the menu offers it once."""
     with serve(launch_book) as url:
         for file in CHAPTERS:
             page, _ = open_page(browser, f"{url}{file}.html")
             try:
                 links = _download_links(page)
-                assert ".ipynb" in links, f"{file}: {links}"
-                with page.expect_download() as download:
-                    page.locator(".dropdown-download-buttons a", has_text=".ipynb").click()
-                path = download.value.path()
+                labels = [item.inner_text().strip() for item in page.locator(
+                    ".dropdown-download-buttons .dropdown-menu a").all()]
+                assert labels.count(".ipynb") == 1, f"{file}: {links}"
+                _check_notebook_download(page, file)
             finally:
                 page.close()
-            notebook = nbformat.read(path, as_version=4)
-            nbformat.validate(notebook)
-            source = jupytext.read(REPO / f"{file}.md")
-            assert [cell.source for cell in notebook.cells if cell.cell_type == "code"] == [
-                cell.source for cell in source.cells if cell.cell_type == "code"
-            ], f"{file}.ipynb does not hold the chapter's code"
 
 
 def test_copy_button_copies_the_code_of_a_cell(page, book_url):
