@@ -102,6 +102,13 @@ def goals_list(record: dict | None) -> str:
                 f"- {text}: planar gap {_number(measured)} nats, "
                 f"{_number(worse)} nats above RealNVP."
             )
+        elif "best_peer" in goal:
+            verdict = "**met**" if goal["met"] else "**not met**"
+            lines.append(
+                f"- {text}: {verdict}; {_number(goal['nats_above_best_peer'])} nats above "
+                f"{goal['best_peer']}, {goal['time_ratio_to_fastest_peer']:.2f}x the time of "
+                f"{goal['fastest_peer']}."
+            )
         elif "over_budget" in goal:
             over = ", ".join(goal["over_budget"]) or "none"
             lines.append(f"- {text}: {'met' if goal['met'] else 'not met'} (over budget: {over}).")

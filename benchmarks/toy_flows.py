@@ -67,6 +67,9 @@ TIME_BUDGET_SECONDS = 60.0
 HARD_LIMIT_SECONDS = 240.0
 TIMING_BLOCK = 50  # steps per timing block; ms per step is the median over blocks
 GOAL_NATS = 0.05
+# Issue #11: every course_lib flow against the best and the fastest peer of its family.
+PEER_NLL_SLACK = 0.02
+PEER_TIME_RATIO = 1.2
 
 UNITS = {
     "nll": "nats",
@@ -128,6 +131,16 @@ class Model:
     config: dict
     steps: int = STEPS
     lr: float = LEARNING_RATE
+
+    @property
+    def family(self) -> str | None:
+        """The models it is compared with for issue #11's goals: affine or spline flows.
+
+        The planar flow has no counterpart in the peer libraries.
+        """
+        if self.label == "planar":
+            return None
+        return "spline" if "bins" in self.config else "affine"
 
 
 # Affine flows (coupling or, in two dimensions equivalently, autoregressive) share one size:
@@ -307,6 +320,7 @@ def cases(options: Options) -> list[Case]:
                 "dataset_params": dataset.params,
                 "library": model.library,
                 "model": model.label,
+                "family": model.family,
                 "config": model.config,
             },
         )
@@ -323,7 +337,7 @@ def _gap(results: list[dict], dataset: str, key: str) -> float | None:
 
 
 def goals(results: list[dict]) -> list[dict]:
-    """Issue #3's goals, each with the measured value and whether it is met."""
+    """Issues #3 and #11's goals, each with the measured value and whether it is met."""
     recorded = []
     for dataset in ("two_moons", "eight_gaussians"):
         gap = _gap(results, dataset, "course_lib-realnvp")
@@ -350,6 +364,7 @@ def goals(results: list[dict]) -> list[dict]:
                 "met": None,
             }
         )
+    recorded += peer_goals(results)
     timed = {
         r["id"]: r["figures"]["train_seconds"]["median"] for r in results if r["status"] == "ok"
     }
@@ -361,4 +376,45 @@ def goals(results: list[dict]) -> list[dict]:
             "met": bool(timed) and not over,
         }
     )
+    return recorded
+
+
+def peer_goals(results: list[dict]) -> list[dict]:
+    """Issue #11's goals: each course_lib flow against the peers of its family, per data set.
+
+    Met when its held-out NLL is at most PEER_NLL_SLACK nats above the best peer's (the
+    entropy is the same, so gaps compare as NLLs) and its time per step at most
+    PEER_TIME_RATIO times the fastest peer's.
+    """
+    ok = [r for r in results if r["status"] == "ok" and r.get("family")]
+    recorded = []
+    for ours in (r for r in ok if r["library"] == "course_lib"):
+        peers = [
+            r
+            for r in ok
+            if r["library"] != "course_lib"
+            and r["family"] == ours["family"]
+            and r["dataset"] == ours["dataset"]
+        ]
+        if not peers:
+            continue
+        gap, ms = (ours["figures"][key]["median"] for key in ("nll_gap", "ms_per_step"))
+        best = min(peers, key=lambda r: r["figures"]["nll_gap"]["median"])
+        fastest = min(peers, key=lambda r: r["figures"]["ms_per_step"]["median"])
+        best_gap = best["figures"]["nll_gap"]["median"]
+        fastest_ms = fastest["figures"]["ms_per_step"]["median"]
+        recorded.append(
+            {
+                "goal": f"course_lib {ours['model']} on {ours['dataset']}: NLL within "
+                f"{PEER_NLL_SLACK} nats of the best {ours['family']} peer, time per step at "
+                f"most {PEER_TIME_RATIO}x the fastest",
+                "measured_nats": gap,
+                "best_peer": f"{best['library']} {best['model']}",
+                "best_peer_nats": best_gap,
+                "nats_above_best_peer": gap - best_gap,
+                "fastest_peer": f"{fastest['library']} {fastest['model']}",
+                "time_ratio_to_fastest_peer": ms / fastest_ms,
+                "met": gap - best_gap <= PEER_NLL_SLACK and ms <= PEER_TIME_RATIO * fastest_ms,
+            }
+        )
     return recorded

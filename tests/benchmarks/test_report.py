@@ -136,3 +136,45 @@ def test_operation_results_render_as_tables():
     assert "| autograde `logit_mle` | 12.5 per submission |" in table
     assert "| autograde/planar_realnvp | failed |" in table and "RuntimeError" not in table
     assert "| `book/planar_realnvp` | 70.0 |" in report.chapters_table(record)
+
+
+def _flow(library: str, model: str, family: str, gap: float, ms: float) -> dict:
+    return {
+        "id": f"two_moons/{library}-{model}",
+        "status": "ok",
+        "dataset": "two_moons",
+        "library": library,
+        "model": model,
+        "family": family,
+        "figures": {"nll_gap": _figure(gap, "nats"), "ms_per_step": _figure(ms, "ms")},
+    }
+
+
+def test_peer_goals_compare_each_course_flow_with_its_family():
+    from benchmarks import toy_flows
+
+    results = [
+        _flow("course_lib", "RealNVP", "affine", gap=0.06, ms=11.0),
+        _flow("course_lib", "NSF", "spline", gap=0.10, ms=10.0),
+        _flow("zuko", "MAF", "affine", gap=0.05, ms=10.0),
+        _flow("nflows", "MAF", "affine", gap=0.04, ms=20.0),
+        # A spline peer far better than the affine flows: not their yardstick.
+        _flow("zuko", "NSF", "spline", gap=0.01, ms=12.0),
+        {**_flow("course_lib", "planar", None, gap=0.5, ms=5.0), "family": None},
+    ]
+    goals = {g["goal"].split(":")[0]: g for g in toy_flows.peer_goals(results)}
+    assert set(goals) == {"course_lib RealNVP on two_moons", "course_lib NSF on two_moons"}
+    realnvp = goals["course_lib RealNVP on two_moons"]
+    assert realnvp["best_peer"] == "nflows MAF" and realnvp["fastest_peer"] == "zuko MAF"
+    assert realnvp["nats_above_best_peer"] == pytest.approx(0.02)
+    assert realnvp["time_ratio_to_fastest_peer"] == pytest.approx(1.1)
+    assert realnvp["met"] is True
+    spline = goals["course_lib NSF on two_moons"]
+    assert spline["nats_above_best_peer"] == pytest.approx(0.09) and spline["met"] is False
+    # Slower than 1.2x the fastest peer fails even with the best NLL.
+    results[0]["figures"]["ms_per_step"] = _figure(12.5, "ms")
+    results[0]["figures"]["nll_gap"] = _figure(0.01, "nats")
+    (realnvp, _) = toy_flows.peer_goals(results)
+    assert realnvp["met"] is False and realnvp["time_ratio_to_fastest_peer"] == pytest.approx(1.25)
+    text = report.goals_list(_record(results, toy_flows.peer_goals(results)))
+    assert "**not met**; -0.030 nats above nflows MAF, 1.25x the time of zuko MAF." in text
