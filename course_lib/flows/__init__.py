@@ -3,6 +3,7 @@
 The sign convention of every ``log_det`` is stated once, in :mod:`course_lib.flows.base`.
 """
 
+from course_lib.flows.autoregressive import IAF, MADE, MAF, ConditionalFlow, iaf, maf, made_masks
 from course_lib.flows.base import Compose, Flow, Transform, standard_normal, to_torch_transform
 from course_lib.flows.coupling import AffineCoupling, affine_coupling, mlp, realnvp
 from course_lib.flows.elementwise import (
@@ -20,27 +21,46 @@ from course_lib.flows.linear import (
     ReversePermutation,
 )
 from course_lib.flows.planar import PlanarTransform, planar_flow, planar_forward, planar_inverse
+from course_lib.flows.splines import (
+    RQSpline,
+    SplineAutoregressive,
+    SplineCoupling,
+    neural_spline_flow,
+    rq_spline,
+)
 
 __all__ = [
     "Affine",
     "AffineCoupling",
     "CholeskyAffine",
     "Compose",
+    "ConditionalFlow",
     "Flow",
     "HouseholderReflection",
+    "IAF",
+    "MADE",
+    "MAF",
     "Permutation",
     "PlanarTransform",
+    "RQSpline",
     "RandomPermutation",
     "ReversePermutation",
     "SinhArcsinh",
+    "SplineAutoregressive",
+    "SplineCoupling",
     "Transform",
     "affine",
     "affine_coupling",
+    "iaf",
+    "made_masks",
+    "maf",
     "mlp",
+    "neural_spline_flow",
     "planar_flow",
     "planar_forward",
     "planar_inverse",
     "realnvp",
+    "rq_spline",
     "sinh_arcsinh",
     "standard_normal",
     "standardizing_affine",

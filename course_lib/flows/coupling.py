@@ -10,6 +10,8 @@ the convention of :mod:`course_lib.flows.base`.
 
 from __future__ import annotations
 
+import abc
+import functools
 from collections.abc import Callable
 
 import torch
@@ -107,13 +109,22 @@ def _coupling(
     z: Tensor,
     split: tuple[Tensor, Tensor, Tensor],
     conditioner: Callable[[Tensor], Tensor],
-    scale_bound: float,
+    transformer: Callable[[Tensor, Tensor, bool], tuple[Tensor, Tensor]],
     inverse: bool,
 ) -> tuple[Tensor, Tensor]:
+    """Any coupling map: ``transformer(z_B, conditioner(z_A), inverse)`` gives ``(out_B, log_det)``."""
     conditioning, transformed, order = split
     z_a, z_b = z[..., conditioning], z[..., transformed]
-    output = conditioner(z_a)
-    width = transformed.numel()
+    out_b, log_det = transformer(z_b, conditioner(z_a), inverse)
+    return torch.cat([z_a, out_b], dim=-1)[..., order], log_det
+
+
+def _affine_transformer(
+    z: Tensor, output: Tensor, inverse: bool, *, scale_bound: float
+) -> tuple[Tensor, Tensor]:
+    """The element-wise affine map of ``z`` set by a network ``output`` (shift, then raw
+    log-scale, each ``z.shape[-1]`` wide); shared by coupling and autoregressive layers."""
+    width = z.shape[-1]
     if output.shape[-1] != 2 * width:
         raise ValueError(
             f"the conditioner must output 2 * {width} = {2 * width} values per point "
@@ -122,10 +133,8 @@ def _coupling(
     shift, raw_log_scale = output[..., :width], output[..., width:]
     log_scale = scale_bound * torch.tanh(raw_log_scale / scale_bound)
     if inverse:
-        out_b, log_det = (z_b - shift) * torch.exp(-log_scale), -log_scale.sum(-1)
-    else:
-        out_b, log_det = z_b * torch.exp(log_scale) + shift, log_scale.sum(-1)
-    return torch.cat([z_a, out_b], dim=-1)[..., order], log_det
+        return (z - shift) * torch.exp(-log_scale), -log_scale.sum(-1)
+    return z * torch.exp(log_scale) + shift, log_scale.sum(-1)
 
 
 def affine_coupling(
@@ -172,10 +181,91 @@ def affine_coupling(
             f"conditioner must be callable on z[..., mask]; got {describe(conditioner)}."
         )
     scale_bound = check_positive_float("scale_bound", scale_bound)
-    return _coupling(z, _split(mask), conditioner, scale_bound, inverse)
+    transformer = functools.partial(_affine_transformer, scale_bound=scale_bound)
+    return _coupling(z, _split(mask), conditioner, transformer, inverse)
 
 
-class AffineCoupling(Transform):
+def _build_conditioner(
+    conditioner: Callable[[int, int], nn.Module] | None,
+    features_in: int,
+    features_out: int,
+    *,
+    hidden_features: int,
+    hidden_layers: int,
+) -> nn.Module:
+    """The conditioner network: :func:`mlp` by default, else what the factory builds."""
+    if conditioner is None:
+        return mlp(
+            features_in,
+            features_out,
+            hidden_features=hidden_features,
+            hidden_layers=hidden_layers,
+        )
+    if not callable(conditioner):
+        raise TypeError(
+            "conditioner must be None or a factory (features_in, features_out) -> "
+            f"nn.Module; got {describe(conditioner)}."
+        )
+    network = conditioner(features_in, features_out)
+    if not isinstance(network, nn.Module):
+        raise TypeError(
+            "conditioner must build an nn.Module, so that its parameters are trained; "
+            f"conditioner({features_in}, {features_out}) returned {describe(network)}."
+        )
+    return network
+
+
+class _Coupling(Transform):
+    """What every coupling layer shares: the mask, its split and the conditioner network.
+
+    Subclasses give ``_transformer(z_b, output, inverse) -> (out_b, log_det)``, the
+    element-wise map of the transformed features set by the conditioner's ``output``,
+    which has ``parameters_per_feature * |B|`` entries per point.
+    """
+
+    def __init__(
+        self,
+        features: int,
+        mask: Tensor,
+        parameters_per_feature: int,
+        *,
+        hidden_features: int,
+        hidden_layers: int,
+        conditioner: Callable[[int, int], nn.Module] | None,
+    ):
+        super().__init__(features)
+        mask = _check_mask(mask, self.features)
+        self.register_buffer("mask", mask.clone())
+        conditioning, transformed, order = _split(mask)
+        self.register_buffer("_conditioning", conditioning, persistent=False)
+        self.register_buffer("_transformed", transformed, persistent=False)
+        # x = cat([x_A, x_B])[..., _order] puts the features back in place.
+        self.register_buffer("_order", order, persistent=False)
+        self.conditioner = _build_conditioner(
+            conditioner,
+            conditioning.numel(),
+            parameters_per_feature * transformed.numel(),
+            hidden_features=hidden_features,
+            hidden_layers=hidden_layers,
+        )
+
+    @abc.abstractmethod
+    def _transformer(self, z_b: Tensor, output: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+        """``(out_b, log_det)``: the transformed features, given the conditioner's output."""
+
+    def _forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        split = (self._conditioning, self._transformed, self._order)
+        return _coupling(z, split, self.conditioner, self._transformer, inverse=False)
+
+    def _inverse(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        split = (self._conditioning, self._transformed, self._order)
+        return _coupling(x, split, self.conditioner, self._transformer, inverse=True)
+
+    def extra_repr(self) -> str:
+        return f"features={self.features}, mask={self.mask.int().tolist()}"
+
+
+class AffineCoupling(_Coupling):
     r"""The affine coupling layer of RealNVP.
 
     With :math:`A` the features where ``mask`` is true and :math:`B` the others,
@@ -232,48 +322,21 @@ class AffineCoupling(Transform):
         conditioner: Callable[[int, int], nn.Module] | None = None,
         scale_bound: float = 3.0,
     ):
-        super().__init__(features)
-        mask = _check_mask(mask, self.features)
+        super().__init__(
+            features,
+            mask,
+            2,
+            hidden_features=hidden_features,
+            hidden_layers=hidden_layers,
+            conditioner=conditioner,
+        )
         self.scale_bound = check_positive_float("scale_bound", scale_bound)
-        self.register_buffer("mask", mask.clone())
-        conditioning, transformed, order = _split(mask)
-        self.register_buffer("_conditioning", conditioning, persistent=False)
-        self.register_buffer("_transformed", transformed, persistent=False)
-        # x = cat([x_A, x_B])[..., _order] puts the features back in place.
-        self.register_buffer("_order", order, persistent=False)
-        features_in, features_out = conditioning.numel(), 2 * transformed.numel()
-        if conditioner is None:
-            network = mlp(
-                features_in,
-                features_out,
-                hidden_features=hidden_features,
-                hidden_layers=hidden_layers,
-            )
-        elif callable(conditioner):
-            network = conditioner(features_in, features_out)
-            if not isinstance(network, nn.Module):
-                raise TypeError(
-                    "conditioner must build an nn.Module, so that its parameters are trained; "
-                    f"conditioner({features_in}, {features_out}) returned {describe(network)}."
-                )
-        else:
-            raise TypeError(
-                "conditioner must be None or a factory (features_in, features_out) -> "
-                f"nn.Module; got {describe(conditioner)}."
-            )
-        self.conditioner = network
 
-    def _forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        split = (self._conditioning, self._transformed, self._order)
-        return _coupling(z, split, self.conditioner, self.scale_bound, inverse=False)
-
-    def _inverse(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        split = (self._conditioning, self._transformed, self._order)
-        return _coupling(x, split, self.conditioner, self.scale_bound, inverse=True)
+    def _transformer(self, z_b: Tensor, output: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+        return _affine_transformer(z_b, output, inverse, scale_bound=self.scale_bound)
 
     def extra_repr(self) -> str:
-        mask = self.mask.int().tolist()
-        return f"features={self.features}, mask={mask}, scale_bound={self.scale_bound:g}"
+        return f"{super().extra_repr()}, scale_bound={self.scale_bound:g}"
 
 
 def realnvp(
