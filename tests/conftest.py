@@ -37,3 +37,16 @@ def device(request: pytest.FixtureRequest) -> torch.device:
 def dtype(request: pytest.FixtureRequest) -> torch.dtype:
     """The floating dtype given by ``--dtype``."""
     return getattr(torch, request.config.getoption("--dtype"))
+
+
+@pytest.fixture(scope="session")
+def book():
+    """The book built as `make book` builds it (incremental: unchanged chapters are cached);
+    shared by the book and browser tests. Returns the HTML folder."""
+    from tests.book_site import HTML, MATHJAX, build_book
+
+    assert MATHJAX.is_file(), f"MathJax is not bundled at {MATHJAX}: run `make mathjax`"
+    result = build_book()
+    log = result.stdout[-4000:] + result.stderr[-4000:]
+    assert result.returncode == 0, f"the book build failed or warned:\n{log}"
+    return HTML

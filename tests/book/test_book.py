@@ -1,45 +1,16 @@
 """The book builds with warnings as errors, every chapter executed, and no error on any page."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from bs4 import BeautifulSoup
+
+from tests.book_site import chapters, toc_files
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-HTML = REPO / "_build" / "html"
-
-
-def _toc_files() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
-
-
-TOC_FILES = _toc_files()
-CHAPTERS = [f for f in TOC_FILES if "```{code-cell}" in (REPO / f"{f}.md").read_text()]
-
-
-@pytest.fixture(scope="module")
-def book() -> Path:
-    """Build the book exactly as `make book` does (incremental: unchanged chapters are cached)."""
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    log = result.stdout[-4000:] + result.stderr[-4000:]
-    assert result.returncode == 0, f"the book build failed or warned:\n{log}"
-    return HTML
+TOC_FILES = toc_files()
+CHAPTERS = chapters()
 
 
 def _page(book: Path, file: str) -> BeautifulSoup:

@@ -2,10 +2,8 @@
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from book_site import HTML, MATHJAX, build_book
 from browser_checks import CHROMIUM, chromium, serve
 from playwright.sync_api import BrowserContext, Page
 
@@ -28,16 +26,6 @@ def page(browser) -> Iterator[Page]:
     tab = browser.new_page()
     yield tab
     tab.close()
-
-
-@pytest.fixture(scope="session")
-def book() -> Path:
-    """The book built as `make book` builds it (incremental: unchanged chapters are cached)."""
-    assert MATHJAX.is_file(), f"MathJax is not bundled at {MATHJAX}: run `make mathjax`"
-    result = build_book()
-    log = result.stdout[-4000:] + result.stderr[-4000:]
-    assert result.returncode == 0, f"the book build failed or warned:\n{log}"
-    return HTML
 
 
 @pytest.fixture(scope="session")

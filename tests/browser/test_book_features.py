@@ -7,9 +7,10 @@ import jupytext
 import nbformat
 import pytest
 import yaml
-from book_site import REPO, build_book, chapters
 from browser_checks import open_page, page_problems, serve
 from playwright.sync_api import expect
+
+from tests.book_site import REPO, build_book, chapters
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +72,9 @@ def launch_book(book, tmp_path_factory):
     )
     # Local extension folders are found relative to the configuration file.
     extensions = config["sphinx"]["local_extensions"]
-    config["sphinx"]["local_extensions"] = {name: str(REPO / path) for name, path in extensions.items()}
+    config["sphinx"]["local_extensions"] = {
+        name: str(REPO / path) for name, path in extensions.items()
+    }
     folder = tmp_path_factory.mktemp("launch-book")
     (folder / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     # Same sources and execution cache as the real build: only the configuration differs.
@@ -107,8 +110,8 @@ def test_with_launch_buttons_chapters_still_download_as_notebooks(browser, launc
             page, _ = open_page(browser, f"{url}{file}.html")
             try:
                 links = _download_links(page)
-                labels = [item.inner_text().strip() for item in page.locator(
-                    ".dropdown-download-buttons .dropdown-menu a").all()]
+                menu = page.locator(".dropdown-download-buttons .dropdown-menu a")
+                labels = [item.inner_text().strip() for item in menu.all()]
                 assert labels.count(".ipynb") == 1, f"{file}: {links}"
                 _check_notebook_download(page, file)
             finally:

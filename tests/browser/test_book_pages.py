@@ -6,9 +6,10 @@ Each page's first screen is saved under `_build/browser-screenshots/` to look at
 import re
 
 import pytest
-from book_site import REPO, toc_files
 from browser_checks import open_page, page_problems
 from playwright.sync_api import expect
+
+from tests.book_site import REPO, toc_files
 
 pytestmark = pytest.mark.slow
 

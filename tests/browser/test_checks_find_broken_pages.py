@@ -9,8 +9,9 @@ import re
 import shutil
 
 import pytest
-from book_site import chapters
 from browser_checks import open_page, page_problems, serve
+
+from tests.book_site import chapters
 
 pytestmark = pytest.mark.slow
 

@@ -8,13 +8,13 @@ both submissions, and each submission with the score the gradebook holds.
 
 import nbformat
 import pytest
-from book_site import REPO
 from lab_server import jupyter_lab
 from nbgrader.api import Gradebook
 from playwright.sync_api import expect
 
 from course_lib.instructor import collect_submissions
 from tests.assignments.nbgrader_course import completed_copy, generate, new_course, run_nbgrader
+from tests.book_site import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from book_site import REPO
 from browser_checks import PageLog, console_problems, open_page
 from lab_server import jupyter_lab
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.assignments.nbgrader_course import completed_copy
+from tests.book_site import REPO
 
 pytestmark = pytest.mark.slow
 

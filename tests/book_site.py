@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 HTML = REPO / "_build" / "html"
 BOOK_FLAGS = ("-W", "-n", "--keep-going")
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
