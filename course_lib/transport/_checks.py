@@ -13,7 +13,7 @@ __all__ = ["check_blur", "check_cloud", "check_pair", "check_weights"]
 
 
 def check_cloud(name: str, x: object) -> Tensor:
-    """Checks a point cloud: a finite floating tensor of shape ``(points, features)``, not empty."""
+    """Checks a point cloud: a finite floating tensor ``(points, features)``, not empty."""
     check_tensor(
         name,
         x,
@@ -29,7 +29,9 @@ def check_cloud(name: str, x: object) -> Tensor:
     return x
 
 
-def check_pair(x: object, y: object, x_name: str = "x", y_name: str = "y") -> tuple[Tensor, Tensor]:
+def check_pair(
+    x: object, y: object, x_name: str = "x", y_name: str = "y"
+) -> tuple[Tensor, Tensor]:
     """Checks two clouds that are compared: same number of features, dtype and device."""
     check_cloud(x_name, x)
     check_cloud(y_name, y)
@@ -56,11 +58,18 @@ def check_weights(name: str, weights: object, cloud: Tensor, cloud_name: str) ->
     points = cloud.shape[0]
     if weights is None:
         return cloud.new_full((points,), 1.0 / points)
-    check_tensor(name, weights, shape=(points,), floating=True,
-                 hint=f"Pass one weight per row of {cloud_name}, shape ({points},).")
+    check_tensor(
+        name,
+        weights,
+        shape=(points,),
+        floating=True,
+        hint=f"Pass one weight per row of {cloud_name}, shape ({points},).",
+    )
     check_dtype(name, weights, like=cloud, like_name=cloud_name)
     if bool((weights < 0).any()):
-        raise ValueError(f"{name} must be non-negative; got a minimum of {float(weights.min()):g}.")
+        raise ValueError(
+            f"{name} must be non-negative; got a minimum of {float(weights.min()):g}."
+        )
     total = float(weights.sum())
     if abs(total - 1.0) > 1e-4:
         raise ValueError(

@@ -17,8 +17,9 @@ so that a test can compare the two. For point clouds :math:`x_1..x_n` with weigh
   whose optimum, reached by Sinkhorn's iterations on the dual potentials :math:`f, g`,
   is :math:`\langle a, f\rangle + \langle b, g\rangle`;
 * the (debiased) Sinkhorn divergence is
-  :math:`S_\varepsilon(a, b) = \mathrm{OT}_\varepsilon(a, b) - \tfrac12\mathrm{OT}_\varepsilon(a, a)
-  - \tfrac12\mathrm{OT}_\varepsilon(b, b)`, zero for identical clouds and symmetric.
+  :math:`S_\varepsilon(a, b) = \mathrm{OT}_\varepsilon(a, b)
+  - \tfrac12\mathrm{OT}_\varepsilon(a, a) - \tfrac12\mathrm{OT}_\varepsilon(b, b)`,
+  zero for identical clouds and symmetric.
 
 As blur goes to 0, :math:`S_\varepsilon` and :math:`\mathrm{OT}_\varepsilon` tend to
 :math:`\tfrac12 W_2^2`, half the squared 2-Wasserstein distance (see
@@ -79,7 +80,7 @@ def squared_distance_cost(x: Tensor, y: Tensor) -> Tensor:
 
 
 def _softmin(epsilon: float, cost: Tensor, h: Tensor) -> Tensor:
-    r"""The soft minimum :math:`-\varepsilon \log\sum_j \exp(h_j - C_{ij}/\varepsilon)`, shape (n,)."""
+    r"""The soft minimum :math:`-\varepsilon \log\sum_j \exp(h_j - C_{ij}/\varepsilon)`, (n,)."""
     return -epsilon * torch.logsumexp(h[None, :] - cost / epsilon, dim=1)
 
 
@@ -99,7 +100,9 @@ def _temperatures(largest_cost: float, epsilon: float, scaling: float | None) ->
     if scaling is None:
         return [epsilon]
     start = max(largest_cost, epsilon)
-    steps = math.ceil(math.log(start / epsilon) / (-2 * math.log(scaling))) if start > epsilon else 0
+    steps = (
+        math.ceil(math.log(start / epsilon) / (-2 * math.log(scaling))) if start > epsilon else 0
+    )
     return [start * scaling ** (2 * k) for k in range(steps)] + [epsilon]
 
 
@@ -336,8 +339,12 @@ def sinkhorn_divergence(
         >>> round(abs(float(sinkhorn_divergence(x, x))), 6)
         0.0
     """
-    options = {"blur": blur, "scaling": scaling, "max_iterations": max_iterations,
-               "tolerance": tolerance}
+    options = {
+        "blur": blur,
+        "scaling": scaling,
+        "max_iterations": max_iterations,
+        "tolerance": tolerance,
+    }
     cross = entropic_ot(x, y, a=a, b=b, **options)
     self_x = entropic_ot(x, x, a=a, b=a, **options)
     self_y = entropic_ot(y, y, a=b, b=b, **options)

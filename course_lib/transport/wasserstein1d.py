@@ -109,7 +109,10 @@ def wasserstein2_1d(x: Tensor, y: Tensor) -> Tensor:
     n, m = x.shape[0], y.shape[0]
     # Levels in float64 and integers, so that k / n and l / m meet exactly where they coincide.
     levels = torch.cat(
-        [torch.arange(1, n + 1, dtype=torch.float64) / n, torch.arange(1, m + 1, dtype=torch.float64) / m]
+        [
+            torch.arange(1, n + 1, dtype=torch.float64) / n,
+            torch.arange(1, m + 1, dtype=torch.float64) / m,
+        ]
     ).unique()
     widths = levels.diff(prepend=levels.new_zeros(1))
     middles = levels - widths / 2
