@@ -16,11 +16,14 @@ from course_lib.training import History
 __all__ = [
     "plot_bernoulli_kl",
     "plot_binned_shares",
+    "plot_cdf_area",
     "plot_density_2d",
     "plot_density_family",
     "plot_density_fits",
     "plot_flow_panels",
     "plot_history",
+    "plot_kl_integrand",
+    "plot_samples",
 ]
 
 
@@ -412,3 +415,167 @@ def plot_flow_panels(
         ax.set(xlim=limits[:2], ylim=limits[2:], title=prefix + name)
     plot_density_2d(flow.log_prob, extent=extent, ax=axes[3], title=prefix + "learned density")
     return axes
+
+
+def _check_distribution(name: str, distribution: object, method: str) -> None:
+    if not callable(getattr(distribution, method, None)):
+        raise TypeError(
+            f"{name} must be a 1-D distribution with a {method} method, such as "
+            f"torch.distributions.Normal(0.0, 1.0); got {describe(distribution)}."
+        )
+
+
+def _line_grid(low: float, high: float, points: int = 1000) -> Tensor:
+    if not low < high:
+        raise ValueError(f"low must be smaller than high; got low={low}, high={high}.")
+    return torch.linspace(low, high, points, dtype=torch.float64)
+
+
+def plot_kl_integrand(
+    p, q, *, low: float = -4.0, high: float = 6.0, axes: Sequence[Axes] | None = None
+) -> Sequence[Axes]:
+    r"""Two panels: the densities of ``p`` and ``q``, and the integrand of KL(p || q).
+
+    The integrand :math:`p(x)\log\frac{p(x)}{q(x)}` is shaded where it is positive and, in
+    another colour, where it is negative (where :math:`q > p`); its integral, the KL
+    divergence, is never negative. The value by the trapezoidal rule is in the legend.
+
+    Args:
+        p: A 1-D distribution with ``log_prob``, e.g. ``torch.distributions.Normal(0., 1.)``.
+        q: Another, the model.
+        low: Left end of the plotted range.
+        high: Right end of the plotted range.
+        axes: Two axes to draw on; a new figure with two rows when ``None``.
+
+    Returns:
+        The two axes.
+
+    Example:
+        >>> from torch.distributions import Normal
+        >>> axes = plot_kl_integrand(Normal(0.0, 1.0), Normal(2.0, 1.0))
+        >>> len(axes[0].lines), len(axes[1].collections)
+        (2, 2)
+    """
+    _check_distribution("p", p, "log_prob")
+    _check_distribution("q", q, "log_prob")
+    x = _line_grid(low, high)
+    with torch.no_grad():
+        log_p, log_q = p.log_prob(x).double(), q.log_prob(x).double()
+    density_p, density_q = log_p.exp(), log_q.exp()
+    integrand = density_p * (log_p - log_q)
+    kl = float(torch.trapezoid(integrand, x))
+    if axes is None:
+        axes = plt.subplots(2, 1, figsize=(8.0, 5.5), sharex=True)[1]
+    top, bottom = axes
+    top.plot(x, density_p, lw=2, label="p (data)")
+    top.plot(x, density_q, lw=2, label="q (model)")
+    top.set_ylabel("density")
+    top.legend(frameon=False)
+    values = integrand.numpy()
+    bottom.plot(x, values, color="purple", lw=2, label=f"p log(p / q); integral {kl:.3f}")
+    bottom.fill_between(x.numpy(), 0, values, where=values >= 0, interpolate=True,
+                        color="purple", alpha=0.3, label="positive part")
+    bottom.fill_between(x.numpy(), 0, values, where=values < 0, interpolate=True,
+                        color="red", alpha=0.3, label="negative part (where q > p)")
+    bottom.axhline(0.0, color="black", lw=1, linestyle="--")
+    bottom.set_xlabel("x")
+    bottom.set_ylabel("KL integrand")
+    bottom.legend(frameon=False)
+    return axes
+
+
+def plot_cdf_area(
+    p, q, *, low: float = -4.0, high: float = 6.0, ax: Axes | None = None
+) -> Axes:
+    r"""The CDFs of ``p`` and ``q`` and the area between them, the distance :math:`W_1(p, q)`.
+
+    In one dimension :math:`W_1(p, q) = \int |F_p(x) - F_q(x)|\,dx`; the area, by the
+    trapezoidal rule on ``[low, high]``, is in the legend.
+
+    Args:
+        p: A 1-D distribution with ``cdf``, e.g. ``torch.distributions.Normal(0., 1.)``.
+        q: Another.
+        low: Left end of the plotted range (and of the integral).
+        high: Right end.
+        ax: Axes to draw on; a new figure when ``None``.
+
+    Returns:
+        The axes drawn on.
+
+    Example:
+        >>> from torch.distributions import Normal
+        >>> ax = plot_cdf_area(Normal(0.0, 1.0), Normal(2.0, 1.0))
+        >>> "2.000" in ax.get_legend().get_texts()[2].get_text()
+        True
+    """
+    _check_distribution("p", p, "cdf")
+    _check_distribution("q", q, "cdf")
+    x = _line_grid(low, high)
+    with torch.no_grad():
+        cdf_p, cdf_q = p.cdf(x).double(), q.cdf(x).double()
+    area = float(torch.trapezoid((cdf_p - cdf_q).abs(), x))
+    ax = ax if ax is not None else plt.subplots(figsize=(8.0, 3.5))[1]
+    ax.plot(x, cdf_p, lw=2, label="F: CDF of p")
+    ax.plot(x, cdf_q, lw=2, label="G: CDF of q")
+    ax.fill_between(x.numpy(), cdf_p.numpy(), cdf_q.numpy(), color="orange", alpha=0.4,
+                    label=f"|F - G|: area {area:.3f} = W1")
+    ax.set_xlabel("x")
+    ax.set_ylabel("cumulative probability")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_samples(
+    samples: Tensor,
+    target: Tensor,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    extent: Sequence[float] | None = None,
+    bins: int = 60,
+) -> Axes:
+    """Generated points beside target points: histograms in 1-D, scatter plots in 2-D.
+
+    Args:
+        samples: Generated points, shape ``(n, 1)`` or ``(n, 2)`` (or ``(n,)``).
+        target: Target points, with as many features.
+        ax: Axes to draw on; a new figure when ``None``.
+        title: Title of the axes.
+        extent: ``(left, right)`` in 1-D, ``(left, right, bottom, top)`` in 2-D.
+        bins: Histogram bins (1-D).
+
+    Returns:
+        The axes drawn on.
+
+    Example:
+        >>> ax = plot_samples(torch.randn(100, 2), torch.randn(100, 2), title="demo")
+        >>> ax.get_title(), len(ax.collections)
+        ('demo', 2)
+    """
+    if isinstance(samples, Tensor) and samples.ndim == 1:
+        samples = samples.unsqueeze(-1)
+    if isinstance(target, Tensor) and target.ndim == 1:
+        target = target.unsqueeze(-1)
+    check_tensor("samples", samples, ndim=2, floating=True)
+    check_tensor("target", target, shape=(None, samples.shape[1]), floating=True)
+    if samples.shape[1] not in (1, 2):
+        raise ValueError(f"samples must have 1 or 2 features; got {samples.shape[1]}.")
+    ax = ax if ax is not None else plt.subplots(figsize=(4.0, 3.5))[1]
+    generated, data = samples.detach().cpu().double(), target.detach().cpu().double()
+    if samples.shape[1] == 1:
+        bounds = None if extent is None else tuple(extent[:2])
+        ax.hist(data[:, 0], bins=bins, range=bounds, density=True, color="0.7", label="target")
+        ax.hist(generated[:, 0], bins=bins, range=bounds, density=True, histtype="step",
+                lw=1.5, color="C1", label="generated")
+        ax.set_xlabel("x")
+        ax.set_ylabel("density")
+    else:
+        ax.scatter(data[:, 0], data[:, 1], s=1, color="0.6", alpha=0.4, label="target")
+        ax.scatter(generated[:, 0], generated[:, 1], s=1, color="C1", alpha=0.4,
+                   label="generated")
+        if extent is not None:
+            ax.set(xlim=extent[:2], ylim=extent[2:])
+    ax.legend(frameon=False, markerscale=4, loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax

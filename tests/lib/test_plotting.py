@@ -12,8 +12,11 @@ import torch  # noqa: E402
 from course_lib.plotting import (  # noqa: E402
     plot_bernoulli_kl,
     plot_binned_shares,
+    plot_cdf_area,
     plot_density_fits,
     plot_history,
+    plot_kl_integrand,
+    plot_samples,
 )
 from course_lib.training import History, fit  # noqa: E402
 
@@ -127,3 +130,33 @@ def test_plot_density_fits_draws_both_losses_and_the_density():
     (curve,) = right.lines
     assert curve.get_xdata()[0] == -4.0 and curve.get_xdata()[-1] == 4.0
     assert np.trapezoid(curve.get_ydata(), curve.get_xdata()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_plot_kl_integrand_integrates_to_the_gaussian_kl():
+    from torch.distributions import Normal
+
+    p, q = Normal(0.0, 1.0), Normal(2.0, 1.5)
+    _, bottom = plot_kl_integrand(p, q, low=-10.0, high=12.0)
+    expected = float(torch.distributions.kl_divergence(p, q))
+    label = bottom.get_legend().get_texts()[0].get_text()
+    assert f"{expected:.3f}" in label, (label, expected)
+    with pytest.raises(TypeError, match="q must be a 1-D distribution with a log_prob"):
+        plot_kl_integrand(p, 2.0)
+
+
+def test_plot_cdf_area_shows_the_w1_of_a_shift():
+    from torch.distributions import Normal
+
+    ax = plot_cdf_area(Normal(0.0, 1.0), Normal(-1.5, 1.0), low=-9.0, high=8.0)
+    assert "1.500" in ax.get_legend().get_texts()[2].get_text()
+    with pytest.raises(ValueError, match="low must be smaller than high"):
+        plot_cdf_area(Normal(0.0, 1.0), Normal(1.0, 1.0), low=1.0, high=0.0)
+
+
+def test_plot_samples_draws_histograms_in_1d_and_scatters_in_2d():
+    ax = plot_samples(torch.randn(200), torch.randn(200, 1), extent=(-3.0, 3.0))
+    assert len(ax.patches) > 0 and ax.get_xlabel() == "x"
+    ax = plot_samples(torch.randn(50, 2), torch.randn(60, 2))
+    assert len(ax.collections) == 2
+    with pytest.raises(ValueError, match="target must have shape"):
+        plot_samples(torch.randn(50, 2), torch.randn(60, 1))
