@@ -7,6 +7,8 @@
 #   make autograde ASSIGNMENT=logit_mle [STUDENT=id]
 #   make feedback ASSIGNMENT=logit_mle [STUDENT=id]   feedback HTML, hidden tests removed
 #   make grades                                  export every grade to grades.csv
+#   make grade ASSIGNMENT=logit_mle [FROM=dir|zip] [STUDENT=id] [JOBS=n] [FORCE=1]
+#                        a whole class in parallel: feedback, grading/<assignment>/grades.csv, report
 #   make bench [QUICK=1] [THREADS=1] [ONLY=pattern] [RESUME=1]   see benchmarks/README.md
 #   make browser              install Chromium for the browser tests (apt-get, root; make test does)
 
@@ -22,9 +24,11 @@ BOOK_FLAGS := -W -n --keep-going
 ASSIGNMENT ?= logit_mle
 STUDENT ?=
 FROM ?=
+JOBS ?=
+FORCE ?=
 STUDENT_FLAG := $(if $(STUDENT),--student=$(STUDENT),)
 
-.PHONY: install book test release collect autograde feedback grades clean browser mathjax bench
+.PHONY: install book test release collect autograde feedback grades grade clean browser mathjax bench
 
 install: $(STAMP)
 
@@ -58,6 +62,10 @@ feedback: $(STAMP)
 
 grades: $(STAMP)
 	$(BIN)/nbgrader export --to grades.csv
+
+grade: $(STAMP)
+	$(BIN)/python -m course_lib.instructor grade $(ASSIGNMENT) $(if $(FROM),--from '$(FROM)',) \
+		$(if $(STUDENT),--student '$(STUDENT)',) $(if $(JOBS),--jobs $(JOBS),) $(if $(FORCE),--force,)
 
 clean:
 	rm -rf _build

@@ -5,10 +5,18 @@
 working files and stay out of git.
 """
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
 
 from course_lib.feedback import ClearHiddenTestsFromFeedback
+from course_lib.grading_execute import ResilientExecute
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -26,6 +34,17 @@ c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 c.Execute.allow_errors = True
 c.Execute.raise_on_iopub_timeout = False
+# nbgrader's own list, with an Execute that restarts a kernel the submission killed instead
+# of dropping the whole notebook's grade.
+c.Autograde.autograde_preprocessors = [
+    ResilientExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 
 # Autograding never fails on an unknown student: it registers them.
 c.Autograde.create_student = True

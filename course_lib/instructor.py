@@ -1,6 +1,8 @@
-"""Instructor commands around nbgrader: collect a folder of submissions into its layout.
+"""Instructor commands around nbgrader: collect a folder of submissions, grade a class.
 
-Run as ``python -m course_lib.instructor collect ASSIGNMENT SOURCE`` (``make collect``).
+Run as ``python -m course_lib.instructor collect ASSIGNMENT SOURCE`` (``make collect``) and
+``python -m course_lib.instructor grade ASSIGNMENT [--from SOURCE] [--student ID] [--jobs N]``
+(``make grade``; see :mod:`course_lib.class_grading`).
 """
 
 import argparse
@@ -91,15 +93,64 @@ def collect_submissions(
     return collected
 
 
-def main(argv: list[str] | None = None) -> int:
+# Until submissions run in a sandbox, an instructor must know that they run as themselves.
+_NO_SANDBOX = """\
+WARNING: submissions run with your permissions: a hostile notebook can read and write
+whatever you can (other students' work, solutions/, the gradebook) and use the network.
+Grade inside a throw-away container with no network (see the README, "Grading a class")."""
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_lib.instructor")
     commands = parser.add_subparsers(dest="command", required=True)
     collect = commands.add_parser("collect", help="copy submissions into submitted/")
     collect.add_argument("assignment")
     collect.add_argument("source", help="folder or .zip of submitted notebooks")
     collect.add_argument("--course-root", default=".")
-    args = parser.parse_args(argv)
+    grade = commands.add_parser(
+        "grade", help="autograde a class in parallel, with feedback, grades.csv and a report"
+    )
+    grade.add_argument("assignment")
+    grade.add_argument("--from", dest="source", help="collect this folder or .zip first")
+    grade.add_argument(
+        "--student", action="append", help="grade only this student, again (repeatable)"
+    )
+    grade.add_argument("--jobs", type=int, help="students graded at once (default: cores)")
+    grade.add_argument("--force", action="store_true", help="regrade unchanged submissions")
+    grade.add_argument("--timeout", type=float, help="seconds per cell (default: config)")
+    grade.add_argument("--course-root", default=".")
+    return parser
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from course_lib.class_grading import grade_class
+
+    if args.source:
+        collected = collect_submissions(args.assignment, args.source, args.course_root)
+        print(f"collected {len(collected)} submission(s) of {args.assignment}")
+    print(_NO_SANDBOX, file=sys.stderr)
+    results = grade_class(
+        args.assignment,
+        args.course_root,
+        students=args.student,
+        jobs=args.jobs,
+        force=args.force,
+        cell_timeout=args.timeout,
+    )
+    for r in results:
+        score = f"{r.score:g}/{r.max_score:g}" if r.score is not None else "-"
+        flags = f", {len(r.flags)} flag(s)" if r.flags else ""
+        print(f"{r.student}: {score} ({r.status}{flags}){' ' + r.message if r.message else ''}")
+    out = Path(args.course_root) / "grading" / args.assignment
+    print(f"grades: {out / 'grades.csv'}; report: {out / 'report.md'}; feedback: feedback/")
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
+        if args.command == "grade":
+            return _grade(args)
         collected = collect_submissions(args.assignment, args.source, args.course_root)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,0 +1,367 @@
+"""Grade a whole class with nbgrader: in parallel, resumable, with feedback and a report.
+
+``grade_class`` runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` once per
+student, several students at a time, each in its own process, so one broken submission
+cannot stop the others and a crash loses only the students being graded at that moment.
+A student whose submission is unchanged since it was graded is not graded again (pass
+``force`` or name the student to regrade). Everything lands in ``grading/<assignment>/``:
+
+- ``grades.csv``: one row per student: score, maximum, autograded part, failed tests and
+  audit flags;
+- ``report.md``: per student, which tests failed and why, and what the audit flagged
+  (:mod:`course_lib.submission_audit`);
+- ``logs/<student>.log``: nbgrader's output for that student; ``state/<student>.json``: what
+  was graded when (this is what makes a second run resume).
+
+The gradebook is the course's SQLite file (or ``db_url``, e.g. PostgreSQL); SQLite is opened
+with a generous lock timeout because several nbgrader processes write to it.
+
+Run it as ``python -m course_lib.instructor grade ASSIGNMENT`` (``make grade``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from course_lib.submission_audit import Flag, audit_notebook
+
+__all__ = ["StudentResult", "grade_class", "usable_cores"]
+
+_BIN = Path(sys.executable).parent
+# Seconds SQLite waits for another grading process's write to finish before giving up.
+_SQLITE_LOCK_TIMEOUT = 300
+
+
+@dataclass
+class StudentResult:
+    """How one student's submission was graded."""
+
+    student: str
+    status: str  # "graded", "kept" (graded before, unchanged) or "failed"
+    score: float | None = None
+    max_score: float | None = None
+    auto_score: float | None = None
+    auto_max_score: float | None = None
+    needs_manual_grade: bool = False
+    failed_tests: dict[str, str] = field(default_factory=dict)  # grade id -> why
+    crashed_cells: list[str] = field(default_factory=list)  # where the kernel died
+    flags: list[Flag] = field(default_factory=list)
+    seconds: float = 0.0
+    message: str = ""
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _timestamp(folder: Path) -> str:
+    stamp = folder / "timestamp.txt"
+    return stamp.read_text().strip() if stamp.is_file() else ""
+
+
+def _db_url(course_root: Path, db_url: str | None) -> str:
+    if db_url is None:
+        db_url = f"sqlite:///{(course_root / 'gradebook.db').resolve()}"
+    if db_url.startswith("sqlite:") and "timeout=" not in db_url:
+        db_url += ("&" if "?" in db_url else "?") + f"timeout={_SQLITE_LOCK_TIMEOUT}"
+    return db_url
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every student's grading shares."""
+
+    assignment: str
+    course_root: Path
+    out: Path
+    db_url: str
+    cell_timeout: float | None
+    threads_per_kernel: int
+    submission_timeout: float
+    release_folder: str = "assignments"
+
+    def nbgrader(self, *args: str) -> list[str]:
+        config = [f"--CourseDirectory.db_url={self.db_url}"]
+        if self.cell_timeout is not None:
+            config.append(f"--Execute.timeout={self.cell_timeout:g}")
+        return [str(_BIN / "nbgrader"), *args, *config]
+
+    def environment(self) -> dict[str, str]:
+        threads = str(self.threads_per_kernel)
+        return {
+            **os.environ,
+            # nbgrader runs alembic and jupyter by name: this environment's come first.
+            "PATH": f"{_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            # Kernels of parallel jobs share the cores instead of each claiming all of them.
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+        }
+
+
+def _grade_student(run: _Run, student: str) -> StudentResult:
+    """Autograde and write feedback for one student, each in an nbgrader process."""
+    start = time.perf_counter()
+    log = run.out / "logs" / f"{student}.log"
+    steps = [("autograde", "--force"), ("generate_feedback", "--force")]
+    with log.open("w") as out:
+        for step, *flags in steps:
+            command = run.nbgrader(step, run.assignment, "--student", student, *flags)
+            try:
+                code = subprocess.run(
+                    command,
+                    cwd=run.course_root,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=run.environment(),
+                    timeout=run.submission_timeout,
+                    check=False,
+                ).returncode
+            except subprocess.TimeoutExpired:
+                code, step = None, f"{step} (stopped after {run.submission_timeout:g} s)"
+            if code != 0:
+                return StudentResult(
+                    student,
+                    "failed",
+                    seconds=time.perf_counter() - start,
+                    message=f"nbgrader {step} failed; see {log}",
+                )
+    seconds = time.perf_counter() - start
+    submitted = run.course_root / "submitted" / student / run.assignment
+    state = {"timestamp": _timestamp(submitted), "seconds": round(seconds, 2)}
+    (run.out / "state" / f"{student}.json").write_text(json.dumps(state) + "\n")
+    return StudentResult(student, "graded", seconds=seconds)
+
+
+def _already_graded(run: _Run, student: str) -> bool:
+    state = run.out / "state" / f"{student}.json"
+    if not state.is_file():
+        return False
+    submitted = run.course_root / "submitted" / student / run.assignment
+    graded = run.course_root / "autograded" / student / run.assignment
+    return graded.is_dir() and json.loads(state.read_text())["timestamp"] == _timestamp(submitted)
+
+
+def _why_tests_failed(autograded: Path) -> dict[str, str]:
+    """Grade id -> the error a test cell ended with (or that it wrote to stderr)."""
+    reasons = {}
+    for path in sorted(autograded.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    reason = f"{output.ename}: {output.evalue}".strip()
+                elif output.output_type == "stream" and output.name == "stderr":
+                    reason = "wrote to stderr: " + output.text.strip()
+                else:
+                    continue
+                reasons.setdefault(grade_id, " ".join(reason.split())[:300])
+    return reasons
+
+
+def _read_grades(run: _Run, result: StudentResult) -> None:
+    """Fill in the scores and the failed tests from the gradebook and the graded notebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(run.db_url) as gradebook:
+        try:
+            submission = gradebook.find_submission(run.assignment, result.student)
+        except MissingEntry:
+            result.status, result.message = "failed", "no grade in the gradebook"
+            return
+        result.score, result.max_score = submission.score, submission.max_score
+        result.needs_manual_grade = submission.needs_manual_grade
+        graded = run.course_root / "autograded" / result.student / run.assignment
+        reasons = _why_tests_failed(graded)
+        result.crashed_cells = [
+            cell for cell, why in reasons.items() if why.startswith("DeadKernelError")
+        ]
+        auto_score = auto_max = 0.0
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.auto_score is None or grade.cell_type != "code":
+                    continue  # written answers and tasks are graded by hand
+                auto_score += grade.auto_score
+                auto_max += grade.max_score
+                if grade.auto_score < grade.max_score:
+                    result.failed_tests[grade.name] = reasons.get(grade.name, "no output")
+        result.auto_score, result.auto_max_score = auto_score, auto_max
+
+
+def _audit(run: _Run, result: StudentResult) -> None:
+    submitted = run.course_root / "submitted" / result.student / run.assignment
+    for notebook in sorted(submitted.glob("*.ipynb")):
+        # The released notebook: its test cells are what the student was given.
+        source = run.course_root / run.release_folder / run.assignment / notebook.name
+        if not source.is_file():
+            result.flags.append(Flag(f"hands in an unknown notebook {notebook.name}", "", ""))
+            continue
+        try:
+            result.flags += audit_notebook(notebook, source)
+        except ValueError as error:
+            result.flags.append(Flag("is not a readable notebook", notebook.name, str(error)))
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _write_outputs(run: _Run, results: list[StudentResult]) -> None:
+    with (run.out / "grades.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            [
+                "student",
+                "status",
+                "score",
+                "max_score",
+                "autograded_score",
+                "autograded_max_score",
+                "needs_manual_grade",
+                "failed_tests",
+                "flags",
+                "seconds",
+            ]
+        )
+        for r in results:
+            writer.writerow(
+                [
+                    r.student,
+                    r.status,
+                    _number(r.score),
+                    _number(r.max_score),
+                    _number(r.auto_score),
+                    _number(r.auto_max_score),
+                    r.needs_manual_grade,
+                    "; ".join(r.failed_tests),
+                    "; ".join(sorted({flag.kind for flag in r.flags})),
+                    f"{r.seconds:.1f}",
+                ]
+            )
+    lines = [f"# Grading report: {run.assignment}", ""]
+    for r in results:
+        score = f"{_number(r.score)} / {_number(r.max_score)}" if r.score is not None else "-"
+        lines += [f"## {r.student}: {score} ({r.status})", ""]
+        if r.message:
+            lines.append(f"- **{r.message}**")
+        lines += [
+            f"- the kernel died in cell `{cell}`; grading went on in a fresh kernel"
+            for cell in r.crashed_cells
+        ]
+        lines += [f"- failed `{test}`: {why}" for test, why in r.failed_tests.items()]
+        if r.needs_manual_grade:
+            lines.append("- written answers await manual grading (formgrader)")
+        lines += [f"- flag: {flag}" for flag in r.flags]
+        lines.append("")
+    (run.out / "report.md").write_text("\n".join(lines))
+
+
+def grade_class(
+    assignment: str,
+    course_root: str | Path = ".",
+    *,
+    students: list[str] | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    cell_timeout: float | None = None,
+    submission_timeout: float = 1800.0,
+    db_url: str | None = None,
+    progress: bool = True,
+) -> list[StudentResult]:
+    """Autograde every submission of ``assignment``, write feedback, grades and a report.
+
+    Args:
+        assignment: The assignment's name (a folder of ``solutions/``, already released, so
+            that the gradebook knows it).
+        course_root: The course directory, holding ``submitted/<student>/<assignment>/``.
+        students: Grade only these (each is graded again even if unchanged).
+        jobs: Students graded at once; default: the usable cores.
+        force: Grade again students whose submission did not change.
+        cell_timeout: Seconds per cell (default: nbgrader_config.py's ``Execute.timeout``).
+        submission_timeout: Seconds after which one student's nbgrader run is stopped.
+        db_url: The gradebook (default: the course's ``gradebook.db``).
+        progress: Show a progress bar (on stderr).
+
+    Returns:
+        One result per student, in student order; also written to ``grading/<assignment>/``.
+
+    Raises:
+        ValueError: if nothing was submitted, a named student has no submission, the
+            assignment is not in the gradebook, or ``jobs`` is not a positive integer.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+    from tqdm.auto import tqdm
+
+    course_root = Path(course_root).resolve()
+    jobs = usable_cores() if jobs is None else jobs
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer; got {jobs!r}")
+    submitted = sorted(
+        p.parent.name for p in (course_root / "submitted").glob(f"*/{assignment}") if p.is_dir()
+    )
+    if not submitted:
+        raise ValueError(
+            f"nothing submitted for {assignment!r} in {course_root / 'submitted'}; "
+            "collect submissions first (make collect)"
+        )
+    if students:
+        unknown = sorted(set(students) - set(submitted))
+        if unknown:
+            raise ValueError(f"no submission of {assignment!r} for student(s) {unknown}")
+    url = _db_url(course_root, db_url)
+    try:
+        with Gradebook(url) as gradebook:
+            gradebook.find_assignment(assignment)
+    except MissingEntry:
+        raise ValueError(
+            f"the gradebook does not know {assignment!r}; release it first "
+            f"(make release ASSIGNMENT={assignment})"
+        ) from None
+    out = course_root / "grading" / assignment
+    for folder in ("logs", "state"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    run = _Run(
+        assignment,
+        course_root,
+        out,
+        url,
+        cell_timeout,
+        threads_per_kernel=max(1, usable_cores() // jobs),
+        submission_timeout=submission_timeout,
+    )
+    chosen = set(students or submitted)
+    pending = [
+        s for s in submitted if s in chosen and (force or students or not _already_graded(run, s))
+    ]
+    results = {s: StudentResult(s, "kept") for s in submitted if s not in pending}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_grade_student, run, student) for student in pending]
+        bar = tqdm(
+            total=len(futures), desc=f"grading {assignment}", unit="student", disable=not progress
+        )
+        for future in as_completed(futures):
+            result = future.result()
+            results[result.student] = result
+            bar.set_postfix_str(f"{result.student}: {result.status}")
+            bar.update()
+        bar.close()
+    ordered = [results[s] for s in submitted]
+    for result in ordered:
+        if result.status != "failed":
+            _read_grades(run, result)
+        _audit(run, result)
+    _write_outputs(run, ordered)
+    return ordered

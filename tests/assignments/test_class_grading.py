@@ -1,0 +1,140 @@
+"""`make grade`: a class graded in parallel, resumably, with a report that flags hostile code.
+
+One throw-away course, one batch of the logit assignment: the reference, the stub, a
+plausible wrong answer, a submission that kills its kernel, and one that patches the checks
+and imports the graded reference.
+"""
+
+import csv
+import json
+
+import nbformat
+import pytest
+from nbgrader_course import completed_copy, generate, new_course
+from wrong_answers import WRONG_ANSWERS
+
+from course_lib.class_grading import grade_class
+from course_lib.instructor import collect_submissions
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = "logit_mle"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+TIMEOUT = 30  # seconds per cell, as in the round trip
+PATCHED = (
+    "import course_lib.grading\n"
+    "course_lib.grading.check_close = lambda *args, **kwargs: None\n"
+    "from course_lib.logit import logit_nll\n"
+)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = new_course(tmp_path_factory.mktemp("class"))
+    release = generate(course, ASSIGNMENT) / NOTEBOOK
+    source = course / "solutions" / ASSIGNMENT / NOTEBOOK
+    wrong, _ = WRONG_ANSWERS[ASSIGNMENT]["c_summed_loss"]
+    submissions = {
+        "a_reference": completed_copy(release, source),
+        "c_summed_loss": completed_copy(release, source, wrong),
+        "d_stub": nbformat.read(release, as_version=4),
+        "e_exit": completed_copy(release, source, {"report": "import os\nos._exit(0)\n"}),
+        "f_patched": completed_copy(release, source, {"logit_nll": PATCHED}),
+    }
+    drop = tmp_path_factory.mktemp("lms-export")
+    for student, notebook in submissions.items():
+        nbformat.write(notebook, drop / f"{student}.ipynb")
+    collect_submissions(ASSIGNMENT, drop, course)
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    results = grade_class(ASSIGNMENT, course, jobs=2, cell_timeout=TIMEOUT, progress=False)
+    return {r.student: r for r in results}
+
+
+def test_every_student_is_graded_in_parallel(graded, course):
+    assert sorted(graded) == ["a_reference", "c_summed_loss", "d_stub", "e_exit", "f_patched"]
+    assert {r.status for r in graded.values()} == {"graded"}
+    for student in graded:
+        assert (course / "feedback" / student / ASSIGNMENT / "logit_mle.html").is_file()
+
+
+def test_scores_are_right_for_right_wrong_and_empty_answers(graded):
+    reference = graded["a_reference"]
+    assert reference.auto_score == reference.auto_max_score > 0
+    assert not reference.failed_tests and reference.needs_manual_grade
+    assert graded["d_stub"].auto_score == 0
+    _, failing = WRONG_ANSWERS[ASSIGNMENT]["c_summed_loss"]
+    assert set(graded["c_summed_loss"].failed_tests) == failing
+
+
+def test_a_killed_kernel_costs_only_the_cells_that_need_it(graded):
+    """os._exit in the report cell: the tests before it keep their points."""
+    crashed = graded["e_exit"]
+    assert crashed.crashed_cells == ["report"]
+    assert set(crashed.failed_tests) == {"test_report"}
+    assert 0 < crashed.auto_score < crashed.auto_max_score
+    assert any(flag.kind == "kills the kernel" for flag in crashed.flags)
+
+
+def test_the_report_flags_patched_checks_and_the_reference(graded):
+    kinds = {flag.kind for flag in graded["f_patched"].flags}
+    assert "patches course_lib.grading.check_close" in kinds
+    assert "uses the graded reference course_lib.logit" in kinds
+    # Honest submissions are not flagged.
+    for student in ("a_reference", "c_summed_loss", "d_stub"):
+        assert graded[student].flags == [], (student, graded[student].flags)
+
+
+def test_grades_csv_and_report_list_every_student(graded, course):
+    out = course / "grading" / ASSIGNMENT
+    rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert set(rows) == set(graded)
+    assert float(rows["a_reference"]["autograded_score"]) == graded["a_reference"].auto_score
+    assert rows["d_stub"]["autograded_score"] == "0"
+    assert "patches course_lib.grading.check_close" in rows["f_patched"]["flags"]
+    report = (out / "report.md").read_text()
+    assert "the kernel died in cell `report`" in report
+    assert "failed `test_logit_nll`" in report
+
+
+def test_a_second_run_keeps_what_was_graded_and_regrades_what_changed(graded, course):
+    logs = course / "grading" / ASSIGNMENT / "logs"
+    before = {path.name: path.stat().st_mtime_ns for path in logs.iterdir()}
+    again = {r.student: r for r in grade_class(ASSIGNMENT, course, progress=False)}
+    assert {r.status for r in again.values()} == {"kept"}
+    assert again["a_reference"].score == graded["a_reference"].score
+    assert {path.name: path.stat().st_mtime_ns for path in logs.iterdir()} == before
+
+    # d_stub hands in again (the reference answers, this time): only d_stub is graded.
+    drop = course / "resubmission"
+    drop.mkdir()
+    release = course / "assignments" / ASSIGNMENT / NOTEBOOK
+    source = course / "solutions" / ASSIGNMENT / NOTEBOOK
+    nbformat.write(completed_copy(release, source), drop / "d_stub.ipynb")
+    collect_submissions(ASSIGNMENT, drop, course)
+    third = {r.student: r for r in grade_class(ASSIGNMENT, course, jobs=1, progress=False)}
+    assert third["d_stub"].status == "graded"
+    assert third["d_stub"].auto_score == third["d_stub"].auto_max_score
+    assert {s for s, r in third.items() if r.status == "kept"} == set(graded) - {"d_stub"}
+    state = json.loads((course / "grading" / ASSIGNMENT / "state" / "d_stub.json").read_text())
+    assert (
+        state["timestamp"]
+        == (course / "submitted" / "d_stub" / ASSIGNMENT / "timestamp.txt").read_text().strip()
+    )
+
+
+def test_bad_requests_name_what_is_wrong(course, tmp_path):
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        grade_class(ASSIGNMENT, course, jobs=0)
+    with pytest.raises(
+        ValueError, match=r"no submission of 'logit_mle' for student\(s\) \['zz'\]"
+    ):
+        grade_class(ASSIGNMENT, course, students=["zz"])
+    with pytest.raises(ValueError, match="nothing submitted for 'planar_realnvp'"):
+        grade_class("planar_realnvp", course)
+    (course / "submitted" / "a_reference" / "unreleased").mkdir()
+    with pytest.raises(ValueError, match="the gradebook does not know 'unreleased'"):
+        grade_class("unreleased", course)
