@@ -153,17 +153,24 @@ def planar_inverse(
     Since :math:`g'(\alpha) = 1 + c \tanh'(\alpha + b) > 0` (as :math:`0 < \tanh' \le 1`
     and :math:`c > -1`) and :math:`g \to \pm\infty`, there is exactly one root:
     this is why the map is invertible. Since :math:`|\tanh| \le 1`, the root lies in
-    :math:`[w^\top x - |c|, w^\top x + |c|]`. Every point is solved at once, in
-    float64, by Newton's method safeguarded with bisection on that bracket, until
-    :math:`|g(\alpha)| \le` ``tol`` :math:`\cdot (1 + |w^\top x| + |c|)`. A last Newton
-    step in the input dtype makes gradients exact (implicit function theorem).
+    :math:`[w^\top x - |c|, w^\top x + |c|]`. Every point is solved at once, in float64,
+    by Newton's method safeguarded with bisection on that bracket: a Newton step is taken
+    only if it stays in the bracket and is at most half the previous step. Plain Newton
+    can fail here: for :math:`c` of a few units it cycles between the two tails of
+    :math:`g`, and for :math:`c` close to :math:`-1` it crawls where :math:`g` is flat.
+    The search stops when the Newton step or the bracket is shorter than
+    ``tol`` :math:`\cdot (1 + |w^\top x| + |c| + |b|)`; typical points take 3 to 7
+    iterations, and the tests' extreme parameters (:math:`|w|` up to :math:`10^4`,
+    :math:`c` from :math:`-1 + 10^{-30}` to :math:`10^6`) fewer than 40. Gradients are
+    those of the implicit function theorem, :math:`d\alpha = -dg / g'(\alpha)`, attached
+    by a Newton step of value zero, so float32 inputs get the float64 root rounded once.
 
     Args:
         x: Data points, shape ``(*batch, features)``.
         w: Normal of the hyperplane, shape ``(features,)``, nonzero.
         u: Raw direction, shape ``(features,)``, constrained as in :func:`planar_forward`.
         b: Offset, shape ``()`` or ``(1,)``.
-        tol: Relative tolerance on the residual of the scalar equation.
+        tol: Relative tolerance on :math:`\alpha`; values below ``9e-16`` act as ``9e-16``.
         max_iter: Maximal number of iterations.
 
     Returns:
@@ -172,7 +179,8 @@ def planar_inverse(
 
     Raises:
         TypeError: If an argument is not a floating tensor of ``x``'s dtype.
-        ValueError: If a shape is wrong, a value is not finite, or ``w`` is zero.
+        ValueError: If a shape is wrong, a value is not finite, ``w`` is zero, or
+            :math:`w^\top x` or :math:`w^\top u` overflows float64.
         RuntimeError: If the solver has not converged after ``max_iter`` iterations.
 
     Example:
@@ -194,55 +202,79 @@ def planar_inverse(
 
 
 def _planar_inverse(
-    x: Tensor, w: Tensor, u: Tensor, b: Tensor, tol: float, max_iter: int, w_name: str = "w"
+    x: Tensor,
+    w: Tensor,
+    u: Tensor,
+    b: Tensor,
+    tol: float,
+    max_iter: int,
+    w_name: str = "w",
+    caller: str = "planar_inverse",
 ) -> tuple[Tensor, Tensor]:
     u_hat, softplus_wu = _constrained_u(w, u, w_name)
     c = softplus_wu - 1.0  # = w.u_hat, exactly
-    y = x @ w
     with torch.no_grad():
+        # Solved in float64 from float64 products: c close to -1 keeps its digits.
+        w64 = w.double()
+        y64, wu64 = x.double() @ w64, w64 @ u.double()
+        if not (bool(torch.isfinite(y64).all()) and bool(torch.isfinite(wu64))):
+            raise ValueError(
+                f"{caller}: w^T x or w^T u overflows float64 (|w| = {float(w64.norm()):.3g}, "
+                f"|u| = {float(u.double().norm()):.3g}); the parameters have blown up. Lower "
+                "the learning rate or re-initialise them."
+            )
+        softplus_wu64 = F.softplus(wu64)
         alpha = _solve_alpha(
-            y.double(), c.double(), softplus_wu.double(), b.double(), tol, max_iter
+            y64, softplus_wu64 - 1.0, softplus_wu64, b.double(), tol, max_iter, caller
         ).to(x.dtype)
-    # One Newton step with the graph: the value stays at the root, and its gradient is the
-    # implicit-function one, d alpha = -dg / g'(alpha), for x, w, u and b alike.
     a = alpha + b
+    # A Newton step of value zero (residual - residual.detach()) carries the gradient of the
+    # root, d alpha = -dg / g'(alpha) (implicit function theorem), for x, w, u and b alike.
+    residual = alpha + c * torch.tanh(a) - x @ w
     # g'(alpha) = 1 + c tanh'(a) > 0; the floor only guards against underflow to 0.
     slope = torch.exp(_log_det(a, softplus_wu)).clamp_min(torch.finfo(x.dtype).tiny)
-    alpha = alpha - (alpha + c * torch.tanh(a) - y) / slope
+    alpha = alpha - (residual - residual.detach()) / slope
     a = alpha + b
     z = x - torch.tanh(a).unsqueeze(-1) * u_hat
     return z, -_log_det(a, softplus_wu)
 
 
 def _solve_alpha(
-    y: Tensor, c: Tensor, softplus_wu: Tensor, b: Tensor, tol: float, max_iter: int
+    y: Tensor, c: Tensor, softplus_wu: Tensor, b: Tensor, tol: float, max_iter: int, caller: str
 ) -> Tensor:
-    """The root of ``alpha + c tanh(alpha + b) = y`` for every entry of ``y``."""
-    low, high = y - c.abs(), y + c.abs()
+    """The root of ``g(alpha) = alpha + c tanh(alpha + b) - y`` for every entry of ``y``."""
+    spread = c.abs()
+    low, high = y - spread, y + spread
+    # Not below a few ulps of the equation's scale, where the bracket stops shrinking.
+    xtol = max(tol, 4 * torch.finfo(y.dtype).eps) * (1.0 + y.abs() + spread + b.abs())
     alpha = (y - c * torch.tanh(y + b)).clamp(low, high)
-    threshold = tol * (1.0 + y.abs() + c.abs())
-    iteration = 0
-    while True:
+    last_step = torch.full_like(y, math.inf)
+    done = torch.zeros_like(y, dtype=torch.bool)
+    for _ in range(max_iter):
         a = alpha + b
         residual = alpha + c * torch.tanh(a) - y
-        done = (residual.abs() <= threshold) | (high - low <= threshold)
+        # g is increasing: the root lies above alpha where g < 0, below where g > 0.
+        low = torch.where(residual <= 0, alpha, low)
+        high = torch.where(residual >= 0, alpha, high)
+        newton = alpha - residual / torch.exp(_log_det(a, softplus_wu))
+        newton_step = (newton - alpha).abs()
+        inside = (newton >= low) & (newton <= high)
+        converged = (high - low <= xtol) | (inside & (newton_step <= xtol))
+        # Newton only while its steps at least halve; else it is cycling between the tails
+        # of g or crawling where g is flat, and bisection does better.
+        use_newton = inside & (converged | (newton_step <= 0.5 * last_step))
+        step = torch.where(use_newton, newton, 0.5 * (low + high))
+        last_step = (step - alpha).abs()
+        alpha = torch.where(done, alpha, step)
+        done = done | converged
         if bool(done.all()):
             return alpha
-        if iteration == max_iter:
-            worst = float((residual.abs() / threshold)[~done].max())
-            raise RuntimeError(
-                f"planar_inverse did not converge in max_iter={max_iter} iterations: the "
-                f"largest residual is {worst:.3g} times the tolerance. Increase max_iter or tol."
-            )
-        iteration += 1
-        # g is increasing: the root lies above alpha where g < 0, below where g > 0.
-        low = torch.where(residual < 0, alpha, low)
-        high = torch.where(residual > 0, alpha, high)
-        slope = torch.exp(_log_det(a, softplus_wu))
-        newton = alpha - residual / slope
-        inside = (newton > low) & (newton < high)
-        step = torch.where(inside, newton, 0.5 * (low + high))
-        alpha = torch.where(done, alpha, step)
+    worst = float(((high - low) / xtol)[~done].max())
+    raise RuntimeError(
+        f"{caller} did not converge in max_iter={max_iter} iterations (w^T u_hat = "
+        f"{float(c):.6g}, b = {float(b):.6g}): the widest bracket left is {worst:.3g} times "
+        "the tolerance. Raise max_iter."
+    )
 
 
 class PlanarTransform(Transform):
@@ -300,7 +332,14 @@ class PlanarTransform(Transform):
 
     def _inverse(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return _planar_inverse(
-            x, self.w, self.u, self.b, self.tol, self.max_iter, "PlanarTransform.w"
+            x,
+            self.w,
+            self.u,
+            self.b,
+            self.tol,
+            self.max_iter,
+            "PlanarTransform.w",
+            "PlanarTransform.inverse",
         )
 
 

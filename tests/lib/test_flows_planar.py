@@ -15,8 +15,8 @@ from course_lib.flows import (
 )
 
 
-def raw_parameters(seed, features, *, dtype=torch.float64, device="cpu"):
-    """Raw (w, u, b) of all kinds: tiny and large |w|, w^T u from very negative to large."""
+def samplers(seed):
+    """``normal(*shape)`` and ``uniform(low, high)``, float64, from one seeded generator."""
     generator = torch.Generator().manual_seed(seed)
 
     def normal(*shape):
@@ -25,6 +25,12 @@ def raw_parameters(seed, features, *, dtype=torch.float64, device="cpu"):
     def uniform(low, high):
         return low + (high - low) * float(torch.rand((), generator=generator, dtype=torch.float64))
 
+    return normal, uniform
+
+
+def raw_parameters(seed, features, *, dtype=torch.float64, device="cpu"):
+    """Raw (w, u, b) of all kinds: tiny and large |w|, w^T u from very negative to large."""
+    normal, uniform = samplers(seed)
     w = normal(features) * 10.0 ** uniform(-4.0, 1.0)
     kind = seed % 4
     if kind == 0:  # w^T u very negative: -1 to -1000 along w, plus a random part
@@ -123,10 +129,136 @@ def test_planar_inverse_says_when_it_does_not_converge(device):
     u = torch.tensor([50.0, 0.0], device=device, dtype=torch.float64)
     b = torch.tensor(0.3, device=device, dtype=torch.float64)
     x = torch.tensor([[7.0, 1.0]], device=device, dtype=torch.float64)
-    with pytest.raises(RuntimeError, match=r"did not converge in max_iter=1 iterations"):
+    with pytest.raises(RuntimeError, match=r"planar_inverse did not converge in max_iter=1 it"):
         planar_inverse(x, w, u, b, max_iter=1)
     z, _ = planar_inverse(x, w, u, b)
     torch.testing.assert_close(planar_forward(z, w, u, b)[0], x)
+    transform = PlanarTransform(2).to(device, torch.float64)
+    with torch.no_grad():
+        transform.w.copy_(w)
+        transform.u.copy_(u)
+        transform.b.copy_(b)
+    transform.max_iter = 1
+    with pytest.raises(RuntimeError, match=r"PlanarTransform.inverse did not converge"):
+        transform.inverse(x)
+
+
+# Layers of planar flows trained with Adam at learning rates 3e-2 and 1e-1 on the eight
+# Gaussians and the checkerboard, and the projection w^T x of a point the earlier solver
+# (Newton, bisecting only when a step left the bracket) could not invert in 100 iterations:
+# with w^T u_hat = 3.6 to 3.7 its Newton steps cycled between the two tails of tanh.
+TRAINED_LAYERS = [
+    # (w, u, b, w^T x)
+    (
+        (-2.357335329055786, -1.9639983177185059),
+        (-1.171116828918457, -0.9759728908538818),
+        0.465559184551239,
+        -2.2908859252929688,
+    ),
+    (
+        (0.06524529308080673, -3.5733749866485596),
+        (0.35747653245925903, -1.3129494190216064),
+        -1.1497676372528076,
+        3.0257632732391357,
+    ),
+    (
+        (-2.1376514434814453, -1.796028971672058),
+        (-1.1310964822769165, -1.2082918882369995),
+        0.4341731071472168,
+        -2.137091636657715,
+    ),
+]
+
+
+@pytest.mark.parametrize("layer", TRAINED_LAYERS)
+def test_planar_inverse_converges_where_newton_cycles(layer, device, dtype):
+    w, u, b, projection = layer
+    w, u, b = (torch.tensor(v, device=device, dtype=dtype) for v in (w, u, b))
+    # The failing point first, then others around it.
+    x = projection * w / (w @ w) + draw((64, 2), device=device, dtype=dtype, scale=2.0)
+    x[0] = projection * w / (w @ w)
+    z, log_det = planar_inverse(x, w, u, b)
+    again, forward_log_det = planar_forward(z, w, u, b)
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(again, x, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(log_det, -forward_log_det, rtol=tolerance, atol=tolerance)
+
+
+def test_planar_inverse_gradients_are_exact_where_newton_cycles(device):
+    w, u, b, projection = TRAINED_LAYERS[0]
+    w, u, b = (torch.tensor(v, device=device, dtype=torch.float64) for v in (w, u, b))
+    x = projection * w / (w @ w) + draw((4, 2), device=device, dtype=torch.float64, scale=0.3)
+    inputs = tuple(t.clone().requires_grad_(True) for t in (x, w, u, b))
+    assert torch.autograd.gradcheck(lambda *args: planar_inverse(*args), inputs)
+
+
+def extreme_case(seed, features, *, device, dtype):
+    """Raw (w, u, b) at the edges and points z around the hyperplane, all in ``dtype``.
+
+    |w| from 1e-4 to 1e4; w^T u_hat = -1 + softplus(w^T u) from -1 + 1e-30 (w^T u down
+    to -69, where the map is nearly singular at the hyperplane) to 1e6; |b| up to ~300.
+    """
+    normal, uniform = samplers(seed)
+    w = normal(features) * 10.0 ** uniform(-4.0, 4.0)
+    along = w / (w @ w)  # w^T along = 1
+
+    def across(scale):  # orthogonal to w: leaves w^T u and w^T z alone
+        noise = scale * normal(features)
+        return noise - (noise @ w) * along
+
+    kind = seed % 3
+    if kind == 0:
+        wu = -(10.0 ** uniform(0.0, math.log10(69.0)))
+    elif kind == 1:
+        wu = 10.0 ** uniform(0.0, 6.0)
+    else:
+        wu = 10.0 ** uniform(-1.0, 3.0) * normal()
+    u = wu * along + across(10.0 ** uniform(-2.0, 4.0))
+    b = normal() * 10.0 ** uniform(-1.0, 2.0)
+    # w^T z + b spread around 0 on scales from 1e-3 to 10, where the map bends most.
+    a = normal(128) * 10.0 ** uniform(-3.0, 1.0)
+    z = (a - b).unsqueeze(-1) * along + torch.stack([across(1.0) for _ in range(128)])
+    return tuple(t.to(device, dtype) for t in (w, u, b, z))
+
+
+@pytest.mark.parametrize("features", [1, 2, 5])
+def test_planar_inverse_round_trips_at_extreme_parameters(features, device, dtype):
+    """inverse(forward(z)) == z within what rounding allows, with no error, for raw parameters
+    at the edges; and forward(inverse(x)) == x."""
+    eps = torch.finfo(dtype).eps
+    for seed in range(60):
+        w, u, b, z = extreme_case(seed, features, device=device, dtype=dtype)
+        x, log_det = planar_forward(z, w, u, b)
+        back, inverse_log_det = planar_inverse(x, w, u, b)
+        assert torch.isfinite(back).all() and torch.isfinite(inverse_log_det).all(), seed
+        again, _ = planar_forward(back, w, u, b)
+        # The bounds, computed in float64 from the values in dtype.
+        w, u, b, z, x, back, again = (t.double() for t in (w, u, b, z, x, back, again))
+        wu = w @ u
+        s = torch.nn.functional.softplus(wu)
+        c = s - 1  # w^T u_hat
+        u_hat = (u + (c - wu) * w / (w @ w)).norm()
+        w_norm = w.norm()
+        vectors = x.norm(dim=-1) + z.norm(dim=-1) + u_hat
+        scalars = w_norm * (x.norm(dim=-1) + z.norm(dim=-1)) + b.abs() + c.abs() + 1
+        # Rounding in x = z + u_hat tanh(w^T z + b) (and in z = x - u_hat tanh(alpha + b)),
+        # then in w^T x.
+        x_rounding = 64 * eps * (vectors + u_hat * scalars)
+        y_rounding = w_norm * x_rounding + 64 * eps * scalars
+        # g' = 1 + c tanh' >= min(1, 1 + c) = min(1, s); for c <= 0 also
+        # g(alpha + d) - g(alpha) >= d - 2 tanh(d / 2) >= d^3 / 24 for |d| <= 2.
+        alpha_error = y_rounding / torch.clamp(s, max=1.0)
+        if c <= 0:
+            alpha_error = torch.minimum(alpha_error, (24 * y_rounding) ** (1 / 3))
+        solver = 1e-12 * scalars  # bounds the solver's tolerance on alpha
+        allowed = 2 * x_rounding + u_hat * (alpha_error + solver)
+        error = (back - z).norm(dim=-1)
+        assert (error <= allowed).all(), f"seed {seed}: {float((error / allowed).max()):.3g}"
+        # The other way round the error is the rounding, amplified by forward's Jacobian
+        # I + u_hat tanh' w^T, plus the residual |g(alpha)| <= max g' * solver.
+        allowed = x_rounding * (1 + u_hat * w_norm) + u_hat * (1 + c.clamp(min=0)) * solver
+        error = (again - x).norm(dim=-1)
+        assert (error <= allowed).all(), f"seed {seed}: {float((error / allowed).max()):.3g}"
 
 
 def test_planar_functions_reject_bad_arguments_naming_them(device):
@@ -153,6 +285,9 @@ def test_planar_functions_reject_bad_arguments_naming_them(device):
         planar_inverse(x, w, u, b, tol=0.0)
     with pytest.raises(ValueError, match=r"max_iter must be a positive integer"):
         planar_inverse(x, w, u, b, max_iter=0)
+    huge = torch.tensor([1e200, 0.0], device=device, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"planar_inverse: w\^T x or w\^T u overflows float64"):
+        planar_inverse(huge.reshape(1, 2), huge, huge, b.double())
     same = planar_forward(x, w, u, b.reshape(1))[0]
     torch.testing.assert_close(same, planar_forward(x, w, u, b)[0])
 
