@@ -390,3 +390,40 @@ def test_coupling_cases_agree_with_the_reference_layer_properties():
         layer = layer.double()
         check_invertible("AffineCoupling", layer, layer.inverse, z, rtol=1e-9, atol=1e-9)
         check_log_det("AffineCoupling", layer, z)
+
+
+# Sinkhorn checks: the case generator and geomloss as the reference.
+
+
+def test_sinkhorn_cases_repeat_with_their_seed_and_cover_dims_and_dtypes():
+    from course_lib.grading import sinkhorn_cases
+
+    a, b, c = sinkhorn_cases(seed=5), sinkhorn_cases(seed=5), sinkhorn_cases(seed=6)
+    for (x, y, blur), (u, v, other_blur) in zip(a, b, strict=True):
+        assert torch.equal(x, u) and torch.equal(y, v) and blur == other_blur
+        assert x.dtype == y.dtype and x.shape[1] == y.shape[1]
+    assert not torch.equal(a[0][0], c[0][0])
+    assert {x.shape[1] for x, _, _ in a} == {1, 2, 3}
+    assert {x.dtype for x, _, _ in a} == {torch.float32, torch.float64}
+    # The far-apart case: for some points exp(-C / eps) underflows to 0 for every partner, so
+    # only log-domain updates stay finite.
+    x, y, blur = a[-1]
+    cost = ((x[:, None] - y[None]) ** 2).sum(-1) / 2
+    assert (torch.exp(-cost / blur**2).sum(dim=1) == 0).any()
+
+
+def test_geomloss_sinkhorn_meets_closed_forms():
+    from course_lib.grading import geomloss_sinkhorn
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 2, generator=generator, dtype=torch.float64)
+    t = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    # One point each: the plan is fixed, OT = |x - y|^2 / 2 for any blur.
+    single = geomloss_sinkhorn(x[:1], x[:1] + t, 0.3, debias=False)
+    assert single.dtype == torch.float64 and single.shape == ()
+    assert abs(single.item() - 0.625) < 1e-9
+    # Translation: the potentials absorb the cross term, S(x, x + t) = |t|^2 / 2.
+    assert abs(geomloss_sinkhorn(x, x + t, 0.5).item() - 0.625) < 1e-3
+    assert abs(geomloss_sinkhorn(x, x, 0.5).item()) < 1e-9
+    biased = geomloss_sinkhorn(x, x, 0.5, debias=False).item()
+    assert biased > 0.01
