@@ -3,7 +3,7 @@
 The sign convention of every ``log_det`` is stated once, in :mod:`course_lib.flows.base`.
 """
 
-from course_lib.flows.autoregressive import IAF, MADE, MAF, ConditionalFlow, iaf, maf, made_masks
+from course_lib.flows.autoregressive import IAF, MADE, MAF, ConditionalFlow, iaf, made_masks, maf
 from course_lib.flows.base import Compose, Flow, Transform, standard_normal, to_torch_transform
 from course_lib.flows.coupling import AffineCoupling, affine_coupling, mlp, realnvp
 from course_lib.flows.elementwise import (

@@ -23,6 +23,7 @@ the plain transform for that context (see :class:`ConditionalFlow`).
 from __future__ import annotations
 
 import abc
+import itertools
 from collections.abc import Iterable
 
 import torch
@@ -94,7 +95,7 @@ def made_masks(
     context_features = check_nonnegative_int("context_features", context_features)
     sizes = [check_positive_int(f"hidden_sizes[{i}]", size) for i, size in enumerate(hidden_sizes)]
     degrees = _degrees(features, sizes, context_features)
-    masks = [later[:, None] >= earlier[None, :] for earlier, later in zip(degrees, degrees[1:])]
+    masks = [later[:, None] >= earlier[None, :] for earlier, later in itertools.pairwise(degrees)]
     outputs = torch.arange(1, features + 1).repeat(outputs_per_feature)
     masks.append(outputs[:, None] > degrees[-1][None, :])
     return masks

@@ -112,7 +112,8 @@ def _coupling(
     transformer: Callable[[Tensor, Tensor, bool], tuple[Tensor, Tensor]],
     inverse: bool,
 ) -> tuple[Tensor, Tensor]:
-    """Any coupling map: ``transformer(z_B, conditioner(z_A), inverse)`` gives ``(out_B, log_det)``."""
+    """Any coupling map: ``transformer(z_B, conditioner(z_A), inverse)`` gives
+    ``(out_B, log_det)``."""
     conditioning, transformed, order = split
     z_a, z_b = z[..., conditioning], z[..., transformed]
     out_b, log_det = transformer(z_b, conditioner(z_a), inverse)

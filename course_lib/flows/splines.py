@@ -238,7 +238,9 @@ def _check_knot_parameters(x: Tensor, widths: object, heights: object, derivativ
             )
         check_dtype(name, value, like=x, like_name="x")
         if value.device != x.device:
-            raise ValueError(f"{name} must be on the device of x ({x.device}); got {value.device}.")
+            raise ValueError(
+                f"{name} must be on the device of x ({x.device}); got {value.device}."
+            )
         if value.ndim < 2 or value.ndim > x.ndim + 1:
             raise ValueError(
                 f"{name} must have shape (*batch, features, bins) with at most the batch "

@@ -6,7 +6,6 @@ import torch
 from nflows.distributions.normal import StandardNormal
 from nflows.flows.base import Flow as NflowsFlow
 from nflows.transforms.autoregressive import MaskedAffineAutoregressiveTransform
-from nflows.transforms.base import InverseTransform
 from torch import nn
 
 from flow_testing import randomized
@@ -18,8 +17,8 @@ from course_lib.flows import (
     Flow,
     ReversePermutation,
     iaf,
-    maf,
     made_masks,
+    maf,
     standard_normal,
 )
 from course_lib.grading import check_invertible, check_log_det
@@ -42,11 +41,17 @@ def tolerances(dtype):
 def test_made_masks_give_a_strictly_lower_triangular_jacobian(hidden, context_features):
     features, outputs_per_feature = 4, 3
     masks = made_masks(
-        features, hidden, outputs_per_feature=outputs_per_feature, context_features=context_features
+        features,
+        hidden,
+        outputs_per_feature=outputs_per_feature,
+        context_features=context_features,
     )
     generator = torch.Generator().manual_seed(0)
     weights = [
-        (torch.randn(m.shape, generator=generator, dtype=torch.float64) * m, torch.randn(m.shape[0], generator=generator, dtype=torch.float64))
+        (
+            torch.randn(m.shape, generator=generator, dtype=torch.float64) * m,
+            torch.randn(m.shape[0], generator=generator, dtype=torch.float64),
+        )
         for m in masks
     ]
 
@@ -228,9 +233,7 @@ class _CountingMADE(nn.Module):
         return self.made(x, context)
 
 
-@pytest.mark.parametrize(
-    ("kind", "forward_passes", "inverse_passes"), [(MAF, 4, 1), (IAF, 1, 4)]
-)
+@pytest.mark.parametrize(("kind", "forward_passes", "inverse_passes"), [(MAF, 4, 1), (IAF, 1, 4)])
 def test_which_direction_is_parallel(kind, forward_passes, inverse_passes):
     layer = kind(4, hidden_features=8)
     layer.made = _CountingMADE(layer.made)

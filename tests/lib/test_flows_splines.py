@@ -164,7 +164,12 @@ def test_rq_spline_inverse_clamps_a_negative_discriminant():
     # Against the float64 inverse. These bins have slopes from ~1e-3 to ~1e3, so float32
     # rounding of y alone moves x by up to ~1e-4: the check is loose, the NaN check is not.
     exact, _ = rq_spline(
-        y.double(), widths.double(), heights.double(), derivatives.double(), bound=3.0, inverse=True
+        y.double(),
+        widths.double(),
+        heights.double(),
+        derivatives.double(),
+        bound=3.0,
+        inverse=True,
     )
     torch.testing.assert_close(x.double(), exact, rtol=0, atol=1e-3)
 
@@ -321,7 +326,9 @@ def test_spline_layers_reject_bad_arguments():
         SplineCoupling(2, torch.tensor([1, 0]), bins=1000)
     with pytest.raises(ValueError, match="bound must be a finite positive number"):
         SplineAutoregressive(2, bound=-1.0)
-    layer = SplineCoupling(2, torch.tensor([1, 0]), bins=4, conditioner=lambda i, o: torch.nn.Linear(i, o + 1))
+    layer = SplineCoupling(
+        2, torch.tensor([1, 0]), bins=4, conditioner=lambda i, o: torch.nn.Linear(i, o + 1)
+    )
     with pytest.raises(ValueError, match=r"must output \(3 \* bins - 1\) \* 1 = 11 values"):
         layer(torch.zeros(3, 2))
 
@@ -353,7 +360,9 @@ def test_neural_spline_flow_density_integrates_to_one(kind, device, dtype):
 def test_neural_spline_flow_starts_at_the_standard_normal(kind):
     flow = FLOWS[kind]().double()
     x = draw((6, 2), device="cpu", dtype=torch.float64, scale=3.0)
-    torch.testing.assert_close(flow.log_prob(x), standard_normal(2, dtype=torch.float64).log_prob(x))
+    torch.testing.assert_close(
+        flow.log_prob(x), standard_normal(2, dtype=torch.float64).log_prob(x)
+    )
 
 
 @pytest.mark.parametrize("kind", FLOWS)
