@@ -11,6 +11,7 @@
 #                        a whole class in parallel: feedback, grading/<assignment>/grades.csv, report
 #   make bench [QUICK=1] [THREADS=1] [ONLY=pattern] [RESUME=1]   see benchmarks/README.md
 #   make browser              install Chromium for the browser tests (apt-get, root; make test does)
+#   make sandbox              install bubblewrap, which sandboxes grading kernels (apt-get, root)
 
 PYTHON ?= python3
 # GPU runners: override with e.g. TORCH_SPEC="torch==2.13.0 --index-url <a CUDA wheel index>".
@@ -28,7 +29,8 @@ JOBS ?=
 FORCE ?=
 STUDENT_FLAG := $(if $(STUDENT),--student=$(STUDENT),)
 
-.PHONY: install book test release collect autograde feedback grades grade clean browser mathjax bench
+.PHONY: install book test release collect autograde feedback grades grade clean browser mathjax bench \
+	sandbox
 
 install: $(STAMP)
 
@@ -45,7 +47,7 @@ $(STAMP): pyproject.toml
 book: $(STAMP) mathjax
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
-test: $(STAMP) mathjax browser
+test: $(STAMP) mathjax browser sandbox
 	$(BIN)/python -m pytest
 
 release: $(STAMP)
@@ -54,7 +56,7 @@ release: $(STAMP)
 collect: $(STAMP)
 	$(BIN)/python -m course_lib.instructor collect $(ASSIGNMENT) $(FROM)
 
-autograde: $(STAMP)
+autograde: $(STAMP) sandbox
 	$(BIN)/nbgrader autograde $(ASSIGNMENT) $(STUDENT_FLAG) --force
 
 feedback: $(STAMP)
@@ -63,7 +65,7 @@ feedback: $(STAMP)
 grades: $(STAMP)
 	$(BIN)/nbgrader export --to grades.csv
 
-grade: $(STAMP)
+grade: $(STAMP) sandbox
 	$(BIN)/python -m course_lib.instructor grade $(ASSIGNMENT) $(if $(FROM),--from '$(FROM)',) \
 		$(if $(STUDENT),--student '$(STUDENT)',) $(if $(JOBS),--jobs $(JOBS),) $(if $(FORCE),--force,)
 
@@ -107,6 +109,19 @@ browser:
 	$(SUDO) apt-get update -q && \
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 		chromium fonts-liberation
+
+# Grading kernels run in a bubblewrap sandbox (course_lib/sandbox.py). Without it grading still
+# works, unsandboxed and with a warning, so a machine that cannot install it is not stopped.
+sandbox:
+	@if command -v bwrap >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null || ! $(SUDO) true 2>/dev/null; then \
+		echo "warning: bubblewrap (bwrap) is missing and cannot be installed here (apt-get as" \
+			"root); grading kernels will not be sandboxed" >&2; \
+		exit 0; fi; \
+	echo "installing bubblewrap with apt-get (once)"; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		bubblewrap || { $(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap; }
 
 # --- Benchmarks (benchmarks/README.md) ----------------------------------------------------------
 

@@ -24,15 +24,20 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+import course_lib
+from course_lib import sandbox
 from course_lib.submission_audit import Flag, audit_notebook
 
 __all__ = ["StudentResult", "grade_class", "usable_cores"]
@@ -55,6 +60,8 @@ class StudentResult:
     needs_manual_grade: bool = False
     failed_tests: dict[str, str] = field(default_factory=dict)  # grade id -> why
     crashed_cells: list[str] = field(default_factory=list)  # where the kernel died
+    answer_errors: dict[str, str] = field(default_factory=dict)  # answer cell -> its error
+    sandboxed: bool = False
     flags: list[Flag] = field(default_factory=list)
     seconds: float = 0.0
     message: str = ""
@@ -90,26 +97,56 @@ class _Run:
     out: Path
     db_url: str
     cell_timeout: float | None
-    threads_per_kernel: int
     submission_timeout: float
+    sandboxed: bool
     release_folder: str = "assignments"
 
-    def nbgrader(self, *args: str) -> list[str]:
+    def nbgrader(self, *args: str, runtime_dir: str = "") -> list[str]:
         config = [f"--CourseDirectory.db_url={self.db_url}"]
         if self.cell_timeout is not None:
             config.append(f"--Execute.timeout={self.cell_timeout:g}")
+        if self.sandboxed:
+            # The sandboxed kernel has no network: it talks to nbgrader over Unix sockets.
+            config += [
+                f"--Execute.kernel_name={sandbox.KERNEL_NAME}",
+                "--KernelManager.transport=ipc",
+                f"--KernelManager.ip={Path(runtime_dir) / 'kernel'}",
+            ]
         return [str(_BIN / "nbgrader"), *args, *config]
 
-    def environment(self) -> dict[str, str]:
-        threads = str(self.threads_per_kernel)
+    def environment(self, runtime_dir: str) -> dict[str, str]:
+        jupyter_path = os.pathsep.join(
+            p for p in (str(self.out / "jupyter"), os.environ.get("JUPYTER_PATH")) if p
+        )
         return {
             **os.environ,
             # nbgrader runs alembic and jupyter by name: this environment's come first.
             "PATH": f"{_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            # Kernels of parallel jobs share the cores instead of each claiming all of them.
-            "OMP_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads,
+            # One thread per kernel: parallel kernels do not fight over the cores (torch's
+            # OpenMP threads slow down a hundredfold when they do), and a result never depends
+            # on how many students were graded at once.
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            # Where the sandboxed kernel's spec is, and a private folder for its sockets.
+            "JUPYTER_PATH": jupyter_path,
+            "JUPYTER_RUNTIME_DIR": runtime_dir,
         }
+
+
+def _policy(course_root: Path, memory_gib: float | None, cpu_seconds: int | None):
+    """Hide the course directory (and the checkout course_lib is installed from, which holds
+    solutions/ too), then show the Python environment and course_lib again, read-only."""
+    library = Path(course_lib.__file__).resolve().parent
+    hidden = {course_root}
+    if (library.parent / "pyproject.toml").is_file():  # an editable install
+        hidden.add(library.parent)
+    needed = {Path(sys.prefix).resolve(), library}
+    return sandbox.SandboxPolicy(
+        hidden=tuple(sorted(str(p) for p in hidden)),
+        readable=tuple(sorted(str(p) for p in needed if any(p.is_relative_to(h) for h in hidden))),
+        memory_bytes=int(memory_gib * 2**30) if memory_gib else None,
+        cpu_seconds=cpu_seconds,
+    )
 
 
 def _grade_student(run: _Run, student: str) -> StudentResult:
@@ -117,16 +154,29 @@ def _grade_student(run: _Run, student: str) -> StudentResult:
     start = time.perf_counter()
     log = run.out / "logs" / f"{student}.log"
     steps = [("autograde", "--force"), ("generate_feedback", "--force")]
+    # Short and private: Unix socket paths are limited to about 100 characters.
+    runtime_dir = tempfile.mkdtemp(prefix=sandbox.RUNTIME_PREFIX)
+    try:
+        return _run_steps(run, student, steps, log, runtime_dir, start)
+    finally:
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+def _run_steps(
+    run: _Run, student: str, steps: list, log: Path, runtime_dir: str, start: float
+) -> StudentResult:
     with log.open("w") as out:
         for step, *flags in steps:
-            command = run.nbgrader(step, run.assignment, "--student", student, *flags)
+            command = run.nbgrader(
+                step, run.assignment, "--student", student, *flags, runtime_dir=runtime_dir
+            )
             try:
                 code = subprocess.run(
                     command,
                     cwd=run.course_root,
                     stdout=out,
                     stderr=subprocess.STDOUT,
-                    env=run.environment(),
+                    env=run.environment(runtime_dir),
                     timeout=run.submission_timeout,
                     check=False,
                 ).returncode
@@ -199,6 +249,10 @@ def _read_grades(run: _Run, result: StudentResult) -> None:
                 if grade.auto_score < grade.max_score:
                     result.failed_tests[grade.name] = reasons.get(grade.name, "no output")
         result.auto_score, result.auto_max_score = auto_score, auto_max
+        tests = {grade.name for notebook in submission.notebooks for grade in notebook.grades}
+        result.answer_errors = {
+            cell: why for cell, why in reasons.items() if cell not in tests and cell
+        }
 
 
 def _audit(run: _Run, result: StudentResult) -> None:
@@ -262,6 +316,11 @@ def _write_outputs(run: _Run, results: list[StudentResult]) -> None:
             for cell in r.crashed_cells
         ]
         lines += [f"- failed `{test}`: {why}" for test, why in r.failed_tests.items()]
+        lines += [
+            f"- error in answer cell `{cell}`: {why}"
+            for cell, why in r.answer_errors.items()
+            if cell not in r.crashed_cells
+        ]
         if r.needs_manual_grade:
             lines.append("- written answers await manual grading (formgrader)")
         lines += [f"- flag: {flag}" for flag in r.flags]
@@ -279,6 +338,9 @@ def grade_class(
     cell_timeout: float | None = None,
     submission_timeout: float = 1800.0,
     db_url: str | None = None,
+    sandboxed: bool | None = None,
+    memory_gib: float | None = 4.0,
+    cpu_seconds: int | None = 3600,
     progress: bool = True,
 ) -> list[StudentResult]:
     """Autograde every submission of ``assignment``, write feedback, grades and a report.
@@ -293,6 +355,10 @@ def grade_class(
         cell_timeout: Seconds per cell (default: nbgrader_config.py's ``Execute.timeout``).
         submission_timeout: Seconds after which one student's nbgrader run is stopped.
         db_url: The gradebook (default: the course's ``gradebook.db``).
+        sandboxed: Run kernels in :mod:`course_lib.sandbox` (no network, no course files);
+            None: when the machine allows it, else unsandboxed with a warning; True: required.
+        memory_gib: Address-space limit of a sandboxed kernel (None: none; CUDA needs none).
+        cpu_seconds: CPU-time limit of a sandboxed kernel over its notebook (None: none).
         progress: Show a progress bar (on stderr).
 
     Returns:
@@ -301,6 +367,7 @@ def grade_class(
     Raises:
         ValueError: if nothing was submitted, a named student has no submission, the
             assignment is not in the gradebook, or ``jobs`` is not a positive integer.
+        RuntimeError: if ``sandboxed`` is True and the machine cannot sandbox kernels.
     """
     from nbgrader.api import Gradebook, MissingEntry
     from tqdm.auto import tqdm
@@ -333,14 +400,25 @@ def grade_class(
     out = course_root / "grading" / assignment
     for folder in ("logs", "state"):
         (out / folder).mkdir(parents=True, exist_ok=True)
+    problem = sandbox.sandbox_problem() if sandboxed is not False else None
+    if problem and sandboxed:
+        raise RuntimeError(f"cannot sandbox the grading kernels: {problem}")
+    if problem:
+        warnings.warn(
+            f"grading WITHOUT a sandbox: {problem}. Submissions run with your permissions.",
+            stacklevel=2,
+        )
+    use_sandbox = sandboxed is not False and problem is None
+    if use_sandbox:
+        sandbox.install_kernel(out / "jupyter", _policy(course_root, memory_gib, cpu_seconds))
     run = _Run(
         assignment,
         course_root,
         out,
         url,
         cell_timeout,
-        threads_per_kernel=max(1, usable_cores() // jobs),
         submission_timeout=submission_timeout,
+        sandboxed=use_sandbox,
     )
     chosen = set(students or submitted)
     pending = [
@@ -360,6 +438,7 @@ def grade_class(
         bar.close()
     ordered = [results[s] for s in submitted]
     for result in ordered:
+        result.sandboxed = use_sandbox
         if result.status != "failed":
             _read_grades(run, result)
         _audit(run, result)

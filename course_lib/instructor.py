@@ -10,6 +10,7 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,11 +94,11 @@ def collect_submissions(
     return collected
 
 
-# Until submissions run in a sandbox, an instructor must know that they run as themselves.
+# Without a sandbox an instructor must know that submissions run as themselves.
 _NO_SANDBOX = """\
-WARNING: submissions run with your permissions: a hostile notebook can read and write
-whatever you can (other students' work, solutions/, the gradebook) and use the network.
-Grade inside a throw-away container with no network (see the README, "Grading a class")."""
+WARNING: grading was NOT sandboxed: a hostile notebook could read and write whatever you
+can (other students' work, solutions/, the gradebook) and use the network. Install
+bubblewrap (make sandbox), or grade in a throw-away container (README, "Grading a class")."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,6 +119,15 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, help="students graded at once (default: cores)")
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions")
     grade.add_argument("--timeout", type=float, help="seconds per cell (default: config)")
+    grade.add_argument(
+        "--sandbox", action="store_true", help="fail instead of grading without a sandbox"
+    )
+    grade.add_argument(
+        "--memory-gib",
+        type=float,
+        default=4.0,
+        help="memory limit of a sandboxed kernel (default 4; 0: none, for CUDA runners)",
+    )
     grade.add_argument("--course-root", default=".")
     return parser
 
@@ -128,15 +138,24 @@ def _grade(args: argparse.Namespace) -> int:
     if args.source:
         collected = collect_submissions(args.assignment, args.source, args.course_root)
         print(f"collected {len(collected)} submission(s) of {args.assignment}")
-    print(_NO_SANDBOX, file=sys.stderr)
-    results = grade_class(
-        args.assignment,
-        args.course_root,
-        students=args.student,
-        jobs=args.jobs,
-        force=args.force,
-        cell_timeout=args.timeout,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = grade_class(
+            args.assignment,
+            args.course_root,
+            students=args.student,
+            jobs=args.jobs,
+            force=args.force,
+            cell_timeout=args.timeout,
+            sandboxed=True if args.sandbox else None,
+            memory_gib=args.memory_gib or None,
+        )
+    for warning in caught:
+        print(f"WARNING: {warning.message}", file=sys.stderr)
+    if results and not results[0].sandboxed:
+        print(_NO_SANDBOX, file=sys.stderr)
+    else:
+        print("kernels were sandboxed: no network, no course files (course_lib.sandbox)")
     for r in results:
         score = f"{r.score:g}/{r.max_score:g}" if r.score is not None else "-"
         flags = f", {len(r.flags)} flag(s)" if r.flags else ""

@@ -1,12 +1,15 @@
-"""`make grade`: a class graded in parallel, resumably, with a report that flags hostile code.
+"""`make grade`: a class graded in parallel, resumably, in a sandbox, with a report that flags
+hostile code.
 
 One throw-away course, one batch of the logit assignment: the reference, the stub, a
-plausible wrong answer, a submission that kills its kernel, and one that patches the checks
-and imports the graded reference.
+plausible wrong answer, and hostile submissions: one kills its kernel, one patches the checks
+and imports the graded reference, one reads the course's solutions, one opens a network
+connection, one allocates 16 GiB.
 """
 
 import csv
 import json
+import os
 
 import nbformat
 import pytest
@@ -15,6 +18,7 @@ from wrong_answers import WRONG_ANSWERS
 
 from course_lib.class_grading import grade_class
 from course_lib.instructor import collect_submissions
+from course_lib.sandbox import sandbox_problem
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +30,16 @@ PATCHED = (
     "course_lib.grading.check_close = lambda *args, **kwargs: None\n"
     "from course_lib.logit import logit_nll\n"
 )
+
+
+SANDBOX_PROBLEM = sandbox_problem()
+NETWORK = "import socket\nsocket.create_connection(('192.0.2.1', 80), timeout=5)\n"
+MEMORY = "import numpy\nx = numpy.ones(2**31)\n"  # 16 GiB, over the kernel's 4 GiB
+
+
+def _snoop(course) -> str:
+    answers = course / "solutions" / ASSIGNMENT / NOTEBOOK
+    return f"print(open({str(answers)!r}).read()[:200])\n"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +54,11 @@ def course(tmp_path_factory):
         "d_stub": nbformat.read(release, as_version=4),
         "e_exit": completed_copy(release, source, {"report": "import os\nos._exit(0)\n"}),
         "f_patched": completed_copy(release, source, {"logit_nll": PATCHED}),
+        "g_snoop": completed_copy(release, source, {"report": _snoop(course)}),
+        "h_network": completed_copy(release, source, {"report": NETWORK}),
     }
+    if SANDBOX_PROBLEM is None:  # unsandboxed, the kernel would really take 16 GiB
+        submissions["i_memory"] = completed_copy(release, source, {"report": MEMORY})
     drop = tmp_path_factory.mktemp("lms-export")
     for student, notebook in submissions.items():
         nbformat.write(notebook, drop / f"{student}.ipynb")
@@ -50,12 +68,23 @@ def course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def graded(course):
-    results = grade_class(ASSIGNMENT, course, jobs=2, cell_timeout=TIMEOUT, progress=False)
+    if SANDBOX_PROBLEM and os.environ.get("CI"):
+        pytest.fail(f"the grading sandbox must work on CI: {SANDBOX_PROBLEM}")
+    results = grade_class(
+        ASSIGNMENT,
+        course,
+        jobs=2,
+        cell_timeout=TIMEOUT,
+        sandboxed=SANDBOX_PROBLEM is None,
+        progress=False,
+    )
     return {r.student: r for r in results}
 
 
 def test_every_student_is_graded_in_parallel(graded, course):
-    assert sorted(graded) == ["a_reference", "c_summed_loss", "d_stub", "e_exit", "f_patched"]
+    hostile = ["e_exit", "f_patched", "g_snoop", "h_network"]
+    hostile += [] if SANDBOX_PROBLEM else ["i_memory"]
+    assert sorted(graded) == ["a_reference", "c_summed_loss", "d_stub", *hostile]
     assert {r.status for r in graded.values()} == {"graded"}
     for student in graded:
         assert (course / "feedback" / student / ASSIGNMENT / "logit_mle.html").is_file()
@@ -79,6 +108,25 @@ def test_a_killed_kernel_costs_only_the_cells_that_need_it(graded):
     assert any(flag.kind == "kills the kernel" for flag in crashed.flags)
 
 
+@pytest.mark.parametrize(
+    ("student", "error"),
+    [
+        ("g_snoop", "FileNotFoundError"),
+        ("h_network", "OSError: [Errno 101] Network is unreachable"),
+        ("i_memory", "MemoryError"),
+    ],
+)
+def test_the_sandbox_stops_hostile_answers_and_grading_goes_on(graded, student, error):
+    """The answer cell fails inside the sandbox; the tests before it keep their points."""
+    if SANDBOX_PROBLEM:
+        pytest.skip(f"no sandbox on this machine: {SANDBOX_PROBLEM}")
+    result = graded[student]
+    assert result.sandboxed
+    assert error in result.answer_errors["report"]
+    assert set(result.failed_tests) == {"test_report"}
+    assert 0 < result.auto_score < result.auto_max_score
+
+
 def test_the_report_flags_patched_checks_and_the_reference(graded):
     kinds = {flag.kind for flag in graded["f_patched"].flags}
     assert "patches course_lib.grading.check_close" in kinds
@@ -98,12 +146,16 @@ def test_grades_csv_and_report_list_every_student(graded, course):
     report = (out / "report.md").read_text()
     assert "the kernel died in cell `report`" in report
     assert "failed `test_logit_nll`" in report
+    if graded["g_snoop"].sandboxed:
+        assert "error in answer cell `report`: FileNotFoundError" in report
 
 
 def test_a_second_run_keeps_what_was_graded_and_regrades_what_changed(graded, course):
     logs = course / "grading" / ASSIGNMENT / "logs"
     before = {path.name: path.stat().st_mtime_ns for path in logs.iterdir()}
-    again = {r.student: r for r in grade_class(ASSIGNMENT, course, progress=False)}
+    again = {
+        r.student: r for r in grade_class(ASSIGNMENT, course, cell_timeout=TIMEOUT, progress=False)
+    }
     assert {r.status for r in again.values()} == {"kept"}
     assert again["a_reference"].score == graded["a_reference"].score
     assert {path.name: path.stat().st_mtime_ns for path in logs.iterdir()} == before
@@ -115,7 +167,8 @@ def test_a_second_run_keeps_what_was_graded_and_regrades_what_changed(graded, co
     source = course / "solutions" / ASSIGNMENT / NOTEBOOK
     nbformat.write(completed_copy(release, source), drop / "d_stub.ipynb")
     collect_submissions(ASSIGNMENT, drop, course)
-    third = {r.student: r for r in grade_class(ASSIGNMENT, course, jobs=1, progress=False)}
+    third = grade_class(ASSIGNMENT, course, jobs=1, cell_timeout=TIMEOUT, progress=False)
+    third = {r.student: r for r in third}
     assert third["d_stub"].status == "graded"
     assert third["d_stub"].auto_score == third["d_stub"].auto_max_score
     assert {s for s, r in third.items() if r.status == "kept"} == set(graded) - {"d_stub"}
