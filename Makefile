@@ -7,7 +7,7 @@
 #   make autograde ASSIGNMENT=logit_mle [STUDENT=id]
 #   make feedback ASSIGNMENT=logit_mle [STUDENT=id]   feedback HTML, hidden tests removed
 #   make grades                                  export every grade to grades.csv
-#   make grade ASSIGNMENT=logit_mle [FROM=dir|zip] [STUDENT=id] [JOBS=n] [FORCE=1]
+#   make grade ASSIGNMENT=logit_mle [FROM=dir|zip] [STUDENT=id] [JOBS=n] [FORCE=1] [MEMORY_GIB=0]
 #                        a whole class in parallel: feedback, grading/<assignment>/grades.csv, report
 #   make bench [QUICK=1] [THREADS=1] [ONLY=pattern] [RESUME=1]   see benchmarks/README.md
 #   make browser              install Chromium for the browser tests (apt-get, root; make test does)
@@ -27,6 +27,7 @@ STUDENT ?=
 FROM ?=
 JOBS ?=
 FORCE ?=
+MEMORY_GIB ?=
 STUDENT_FLAG := $(if $(STUDENT),--student=$(STUDENT),)
 
 .PHONY: install book test release collect autograde feedback grades grade clean browser mathjax bench \
@@ -67,7 +68,8 @@ grades: $(STAMP)
 
 grade: $(STAMP) sandbox
 	$(BIN)/python -m course_lib.instructor grade $(ASSIGNMENT) $(if $(FROM),--from '$(FROM)',) \
-		$(if $(STUDENT),--student '$(STUDENT)',) $(if $(JOBS),--jobs $(JOBS),) $(if $(FORCE),--force,)
+		$(if $(STUDENT),--student '$(STUDENT)',) $(if $(JOBS),--jobs $(JOBS),) $(if $(FORCE),--force,) \
+		$(if $(MEMORY_GIB),--memory-gib $(MEMORY_GIB),)
 
 clean:
 	rm -rf _build

@@ -127,6 +127,10 @@ class _Run:
             # on how many students were graded at once.
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
+            # On a GPU runner: no TF32 matrix products, deterministic cuBLAS, so that a grade
+            # does not depend on the runner.
+            "NVIDIA_TF32_OVERRIDE": "0",
+            "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
             # Where the sandboxed kernel's spec is, and a private folder for its sockets.
             "JUPYTER_PATH": jupyter_path,
             "JUPYTER_RUNTIME_DIR": runtime_dir,

@@ -22,6 +22,7 @@ still works, unsandboxed, and says so loudly (see ``course_lib.class_grading``).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -51,6 +52,8 @@ _KEPT_VARIABLES = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_TF32_OVERRIDE",
+    "CUBLAS_WORKSPACE_CONFIG",
     "PYTHONPATH",
     "NBGRADER_EXECUTION",
 )
@@ -119,6 +122,9 @@ def bwrap_command(
         "--setenv", "HOME", "/tmp",
         "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
     ]  # fmt: skip
+    # The fresh /dev has no GPU: a CUDA runner's devices are bound in again.
+    for device in sorted(glob.glob("/dev/nvidia*")):
+        argv += ["--dev-bind", device, device]
     for folder in policy.hidden:
         argv += ["--tmpfs", folder]
     for folder in policy.readable:
