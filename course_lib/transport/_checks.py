@@ -68,9 +68,9 @@ def check_weights(name: str, weights: object, cloud: Tensor, cloud_name: str) ->
     check_dtype(name, weights, like=cloud, like_name=cloud_name)
     if bool((weights < 0).any()):
         raise ValueError(
-            f"{name} must be non-negative; got a minimum of {float(weights.min()):g}."
+            f"{name} must be non-negative; got a minimum of {float(weights.detach().min()):g}."
         )
-    total = float(weights.sum())
+    total = float(weights.detach().sum())
     if abs(total - 1.0) > 1e-4:
         raise ValueError(
             f"{name} must sum to 1 (both measures carry the same mass); got {total:g}. "

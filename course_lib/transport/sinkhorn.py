@@ -92,7 +92,7 @@ def _marginal_error(log_a: Tensor, f: Tensor, update: Tensor, epsilon: float) ->
     """
     # The exponent is capped so that early, far-off iterates give a large error, not inf * 0.
     ratio = torch.expm1(((f - update) / epsilon).clamp(max=50.0))
-    return float((log_a.exp() * ratio.abs()).sum())
+    return float((log_a.exp() * ratio.abs()).sum().detach())
 
 
 def _temperatures(largest_cost: float, epsilon: float, scaling: float | None) -> list[float]:
@@ -179,7 +179,7 @@ def log_sinkhorn(
 
     f = cost.new_zeros(n)
     g = cost.new_zeros(m)
-    schedule = _temperatures(float(cost.max()), epsilon, scaling)
+    schedule = _temperatures(float(cost.detach().max()), epsilon, scaling)
     iterations = 0
     for temperature in schedule[:-1]:
         f = _softmin(temperature, cost, log_b + g / temperature)
@@ -230,7 +230,7 @@ def log_sinkhorn_symmetric(
         epsilon, scaling, max_iterations, tolerance
     )
     f = cost.new_zeros(n)
-    schedule = _temperatures(float(cost.max()), epsilon, scaling)
+    schedule = _temperatures(float(cost.detach().max()), epsilon, scaling)
     for temperature in schedule[:-1]:
         f = (f + _softmin(temperature, cost, log_a + f / temperature)) / 2
     iterations = len(schedule) - 1

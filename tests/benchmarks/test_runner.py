@@ -114,9 +114,12 @@ def test_list_names_every_case_without_running(capsys):
     assert "toy_flows/two_moons/course_lib-realnvp" in listed
     assert "toy_flows/checkerboard/zuko-nsf" in listed
     assert "course_operations/book" in listed
+    assert {"transport/step_time/batch_2048", "transport/fit/two_moons"} <= set(listed)
     assert run.main(["--list", "--quick"]) == 0
     quick = capsys.readouterr().out.split()
-    assert quick and all(name.startswith("toy_flows/two_moons/") for name in quick)
+    assert quick and all(name.startswith(("toy_flows/two_moons/", "transport/")) for name in quick)
+    assert "transport/step_time/batch_512" in quick
+    assert "transport/step_time/batch_2048" not in quick
 
 
 def test_a_pattern_that_matches_nothing_is_an_error(tmp_path, capsys):
@@ -182,3 +185,31 @@ def test_without_resume_a_run_starts_afresh(tmp_path):
         run.run_group(_group(calls, interrupt_at="c"), Options(), [], tmp_path)
     run.run_group(_group(calls), Options(), [], tmp_path)
     assert calls == ["a", "b", "a", "b", "c"]
+
+
+def test_tiny_transport_fit_records_both_models_and_the_floor(tmp_path):
+    """The transport group's fit case on a few steps and points: figures, units, goals."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--only", "transport/fit/eight_gaussians",
+         "--steps", "3", "--train-size", "1000", "--test-size", "400", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Warning" not in result.stderr, result.stderr[-2000:]
+    record = json.loads((tmp_path / "transport.json").read_text())
+    check_record(record)
+    (case,) = record["results"]
+    assert case["id"] == "fit/eight_gaussians" and case["status"] == "ok"
+    figures = case["figures"]
+    for model in ("pushforward", "realnvp", "floor"):
+        assert figures[f"sliced_w2/{model}"]["median"] > 0, model
+        assert f"sinkhorn/{model}" in figures, model
+    assert figures["steps/pushforward"]["median"] == 3.0
+    assert figures["steps/realnvp"]["median"] >= 1.0
+    assert figures["nll_gap/realnvp"]["unit"] == "nats"
+    goals = [g for g in record["goals"] if "eight_gaussians" in g["goal"]]
+    assert goals and goals[0]["pushforward"] == figures["sliced_w2/pushforward"]["median"]
