@@ -23,6 +23,7 @@ __all__ = [
     "operations_table",
     "plot_gap_vs_time",
     "run_summary",
+    "transport_tables",
 ]
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -290,3 +291,55 @@ def operations_table(record: dict | None) -> str:
                 f"{r['submissions']} submissions, 1 job |"
             )
     return "| operation | seconds | notes |\n|---|---:|---|\n" + "\n".join(rows)
+
+
+def transport_tables(record: dict | None) -> str:
+    """The transport group: step times per batch, then each fit comparison on fresh samples."""
+    if record is None:
+        return NOT_MEASURED
+    steps = [
+        "| batch | ms / fitting step | geomloss value + gradient ms | course_lib ms "
+        "| course_lib iterations | course_lib − geomloss |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    fits = []
+    for r in record["results"]:
+        kind, _, name = r["id"].partition("/")
+        if kind == "step_time":
+            batch = name.removeprefix("batch_")
+            if r["status"] != "ok":
+                steps.append(f"| {batch} | {_status(r)} | | | | |")
+                continue
+            steps.append(
+                f"| {batch} | {_number(_median(r, 'ms_per_step'), 1)} "
+                f"| {_number(_median(r, 'geomloss_ms'), 1)} "
+                f"| {_number(_median(r, 'course_lib_ms'), 1)} "
+                f"| {_number(_median(r, 'course_lib_iterations'), 0)} "
+                f"| {_number(_median(r, 'course_lib_minus_geomloss'), 4)} |"
+            )
+        elif kind == "fit":
+            title = f"**{name.replace('_', ' ')}**"
+            if r["status"] != "ok":
+                fits.append(f"{title}: {_status(r)}.")
+                continue
+            rows = [
+                "| model | sliced W2 | Sinkhorn | NLL − H (nats) | steps | training s |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
+            for model, label in (
+                ("pushforward", "pushforward generator, Sinkhorn"),
+                ("realnvp", "RealNVP, maximum likelihood"),
+                ("floor", "two data samples (floor)"),
+            ):
+                gap = _median(r, f"nll_gap/{model}")
+                count = _median(r, f"steps/{model}")
+                rows.append(
+                    f"| {label} | {_number(_median(r, f'sliced_w2/{model}'), 4)} "
+                    f"| {_number(_median(r, f'sinkhorn/{model}'), 4)} "
+                    f"| {'' if gap is None else _number(gap)} "
+                    f"| {'' if count is None else f'{count:,.0f}'} "
+                    f"| {_number(_median(r, f'train_seconds/{model}'), 1)} |"
+                )
+            fits.append(title + "\n\n" + "\n".join(rows))
+    blocks = ["\n".join(steps)] if len(steps) > 2 else []
+    return "\n\n".join(blocks + fits) or NOT_MEASURED

@@ -178,3 +178,41 @@ def test_peer_goals_compare_each_course_flow_with_its_family():
     assert realnvp["met"] is False and realnvp["time_ratio_to_fastest_peer"] == pytest.approx(1.25)
     text = report.goals_list(_record(results, toy_flows.peer_goals(results)))
     assert "**not met**; -0.030 nats above nflows MAF, 1.25x the time of zuko MAF." in text
+
+
+def test_transport_tables_show_step_times_and_each_fit():
+    assert report.transport_tables(None) == report.NOT_MEASURED
+    step = {
+        "id": "step_time/batch_512",
+        "status": "ok",
+        "figures": {
+            "ms_per_step": _figure(80.0, "ms"),
+            "geomloss_ms": _figure(40.0, "ms"),
+            "course_lib_ms": _figure(900.0, "ms"),
+            "course_lib_iterations": _figure(350.0, "iterations"),
+            "course_lib_minus_geomloss": _figure(0.0123, None),
+        },
+    }
+    scores = {
+        f"{score}/{model}": _figure(value, None)
+        for model, value in (("pushforward", 0.2), ("realnvp", 0.1), ("floor", 0.05))
+        for score in ("sliced_w2", "sinkhorn")
+    }
+    fit = {
+        "id": "fit/two_moons",
+        "status": "ok",
+        "figures": scores
+        | {
+            "nll_gap/realnvp": _figure(0.0712, "nats"),
+            "steps/pushforward": _figure(1000.0, "steps"),
+            "steps/realnvp": _figure(4321.0, "steps"),
+            "train_seconds/pushforward": _figure(60.0),
+            "train_seconds/realnvp": _figure(60.0),
+        },
+    }
+    failed = {"id": "step_time/batch_2048", "status": "timeout", "message": "stopped"}
+    text = report.transport_tables(_record([step, failed, fit]))
+    assert "| 512 | 80.0 | 40.0 | 900.0 | 350 | 0.0123 |" in text
+    assert "| 2048 | too slow, stopped |" in text
+    assert "**two moons**" in text and "| 0.071 | 4,321 | 60.0 |" in text
+    assert "| two data samples (floor) | 0.0500 | 0.0500 |" in text
