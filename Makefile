@@ -12,6 +12,7 @@
 #   make bench [QUICK=1] [THREADS=1] [ONLY=pattern] [RESUME=1]   see benchmarks/README.md
 #   make browser              install Chromium for the browser tests (apt-get, root; make test does)
 #   make sandbox              install bubblewrap, which sandboxes grading kernels (apt-get, root)
+#   make postgres             install PostgreSQL for the shared-gradebook test (apt-get, root)
 
 PYTHON ?= python3
 # GPU runners: override with e.g. TORCH_SPEC="torch==2.13.0 --index-url <a CUDA wheel index>".
@@ -31,7 +32,7 @@ MEMORY_GIB ?=
 STUDENT_FLAG := $(if $(STUDENT),--student=$(STUDENT),)
 
 .PHONY: install book test release collect autograde feedback grades grade clean browser mathjax bench \
-	sandbox
+	sandbox postgres
 
 install: $(STAMP)
 
@@ -48,7 +49,7 @@ $(STAMP): pyproject.toml
 book: $(STAMP) mathjax
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
-test: $(STAMP) mathjax browser sandbox
+test: $(STAMP) mathjax browser sandbox postgres
 	$(BIN)/python -m pytest
 
 release: $(STAMP)
@@ -124,6 +125,19 @@ sandbox:
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 		bubblewrap || { $(SUDO) apt-get update -q && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap; }
+
+# The PostgreSQL gradebook test starts a throw-away server from Debian's postgresql package.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null || ! $(SUDO) true 2>/dev/null; then \
+		echo "error: the PostgreSQL gradebook test needs Debian's postgresql package (apt-get" \
+			"as root), or run the other tests with: $(BIN)/python -m pytest" \
+			"--deselect tests/assignments/test_postgres_gradebook.py" >&2; \
+		exit 1; fi; \
+	echo "installing PostgreSQL with apt-get (once)"; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		postgresql || { $(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
 
 # --- Benchmarks (benchmarks/README.md) ----------------------------------------------------------
 
