@@ -530,7 +530,7 @@ def logit_cases(seed: int = 0, *, extreme: bool = False) -> list[tuple]:
             y = (torch.rand(batch, generator=generator, dtype=torch.float64) < 0.5).double()
         else:
             probability = torch.sigmoid(alpha + x @ beta)
-            y = (torch.rand(batch, generator=generator, dtype=torch.float64) < probability)
+            y = torch.rand(batch, generator=generator, dtype=torch.float64) < probability
             y = y.double()
         cases.append((x.to(dtype), y.to(dtype), beta.to(dtype), alpha.to(dtype)))
     return cases
@@ -658,25 +658,38 @@ def coupling_cases(seed: int = 0) -> list[tuple]:
         ).double()
         with torch.no_grad():
             for parameter in conditioner.parameters():
-                parameter.copy_(torch.randn(parameter.shape, generator=generator,
-                                            dtype=torch.float64))
+                parameter.copy_(
+                    torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+                )
         z = torch.randn(batch, mask.numel(), generator=generator, dtype=torch.float64)
         cases.append((z, mask, conditioner))
     return cases
 
 
-_PLANAR_SHAPES = [(1, 1, torch.float64), (6, 2, torch.float64), (10, 3, torch.float32),
-                  (16, 5, torch.float64)]
-_COUPLING_MASKS = [(4, [True, False]), (8, [False, True]), (6, [True, False, True]),
-                   (5, [False, True, True, False, True])]
+_PLANAR_SHAPES = [
+    (1, 1, torch.float64),
+    (6, 2, torch.float64),
+    (10, 3, torch.float32),
+    (16, 5, torch.float64),
+]
+_COUPLING_MASKS = [
+    (4, [True, False]),
+    (8, [False, True]),
+    (6, [True, False, True]),
+    (5, [False, True, True, False, True]),
+]
 
 
 # (n, m, features, blur, shift, dtype) of the cases of sinkhorn_cases. The last case puts the
 # clouds 4 apart per coordinate: costs of 4 to 60 at blur 0.1 make exp(-C / eps) underflow to 0
 # for every partner of most points, so only log-domain updates stay finite.
-_SINKHORN_SHAPES = [(30, 40, 1, 0.5, 0.0, torch.float64), (60, 50, 2, 0.2, 0.5, torch.float64),
-                    (40, 40, 3, 1.0, 0.3, torch.float32), (80, 70, 1, 0.1, 0.2, torch.float64),
-                    (50, 30, 2, 0.1, 4.0, torch.float64)]
+_SINKHORN_SHAPES = [
+    (30, 40, 1, 0.5, 0.0, torch.float64),
+    (60, 50, 2, 0.2, 0.5, torch.float64),
+    (40, 40, 3, 1.0, 0.3, torch.float32),
+    (80, 70, 1, 0.1, 0.2, torch.float64),
+    (50, 30, 2, 0.1, 4.0, torch.float64),
+]
 
 
 def sinkhorn_cases(seed: int = 0) -> list[tuple]:
@@ -725,6 +738,7 @@ def geomloss_sinkhorn(x: Tensor, y: Tensor, blur: float, *, debias: bool = True)
     from geomloss import SamplesLoss  # here, so that importing the checks stays light
 
     with quiet():
-        loss = SamplesLoss("sinkhorn", p=2, blur=blur, scaling=0.99, debias=debias,
-                           backend="tensorized")
+        loss = SamplesLoss(
+            "sinkhorn", p=2, blur=blur, scaling=0.99, debias=debias, backend="tensorized"
+        )
         return _detach(loss(x, y))

@@ -312,8 +312,12 @@ def plot_density_family(
         The axes, shape ``(len(rows), len(columns))``.
     """
     _, axes = plt.subplots(
-        len(rows), len(columns), figsize=(2.6 * len(columns), 1.9 * len(rows)),
-        sharex=True, sharey=True, squeeze=False,
+        len(rows),
+        len(columns),
+        figsize=(2.6 * len(columns), 1.9 * len(rows)),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
     )
     x = torch.linspace(low, high, 400, dtype=torch.float64)
     for i, row_value in enumerate(rows):
@@ -323,8 +327,9 @@ def plot_density_family(
                 if reference is not None:
                     ax.plot(x, reference(x).exp(), color="gray", linestyle="--", linewidth=1)
                 ax.plot(x, log_density(x, row_value, column_value).exp())
-            ax.set_title(f"{row_label} = {row_value:g}, {column_label} = {column_value:g}",
-                         fontsize=9)
+            ax.set_title(
+                f"{row_label} = {row_value:g}, {column_label} = {column_value:g}", fontsize=9
+            )
     for ax in axes[-1]:
         ax.set_xlabel("x")
     return axes
@@ -473,10 +478,26 @@ def plot_kl_integrand(
     top.legend(frameon=False)
     values = integrand.numpy()
     bottom.plot(x, values, color="purple", lw=2, label=f"p log(p / q); integral {kl:.3f}")
-    bottom.fill_between(x.numpy(), 0, values, where=values >= 0, interpolate=True,
-                        color="purple", alpha=0.3, label="positive part")
-    bottom.fill_between(x.numpy(), 0, values, where=values < 0, interpolate=True,
-                        color="red", alpha=0.3, label="negative part (where q > p)")
+    bottom.fill_between(
+        x.numpy(),
+        0,
+        values,
+        where=values >= 0,
+        interpolate=True,
+        color="purple",
+        alpha=0.3,
+        label="positive part",
+    )
+    bottom.fill_between(
+        x.numpy(),
+        0,
+        values,
+        where=values < 0,
+        interpolate=True,
+        color="red",
+        alpha=0.3,
+        label="negative part (where q > p)",
+    )
     bottom.axhline(0.0, color="black", lw=1, linestyle="--")
     bottom.set_xlabel("x")
     bottom.set_ylabel("KL integrand")
@@ -484,9 +505,7 @@ def plot_kl_integrand(
     return axes
 
 
-def plot_cdf_area(
-    p, q, *, low: float = -4.0, high: float = 6.0, ax: Axes | None = None
-) -> Axes:
+def plot_cdf_area(p, q, *, low: float = -4.0, high: float = 6.0, ax: Axes | None = None) -> Axes:
     r"""The CDFs of ``p`` and ``q`` and the area between them, the distance :math:`W_1(p, q)`.
 
     In one dimension :math:`W_1(p, q) = \int |F_p(x) - F_q(x)|\,dx`; the area, by the
@@ -517,8 +536,14 @@ def plot_cdf_area(
     ax = ax if ax is not None else plt.subplots(figsize=(8.0, 3.5))[1]
     ax.plot(x, cdf_p, lw=2, label="F: CDF of p")
     ax.plot(x, cdf_q, lw=2, label="G: CDF of q")
-    ax.fill_between(x.numpy(), cdf_p.numpy(), cdf_q.numpy(), color="orange", alpha=0.4,
-                    label=f"|F - G|: area {area:.3f} = W1")
+    ax.fill_between(
+        x.numpy(),
+        cdf_p.numpy(),
+        cdf_q.numpy(),
+        color="orange",
+        alpha=0.4,
+        label=f"|F - G|: area {area:.3f} = W1",
+    )
     ax.set_xlabel("x")
     ax.set_ylabel("cumulative probability")
     ax.legend(frameon=False)
@@ -565,14 +590,21 @@ def plot_samples(
     if samples.shape[1] == 1:
         bounds = None if extent is None else tuple(extent[:2])
         ax.hist(data[:, 0], bins=bins, range=bounds, density=True, color="0.7", label="target")
-        ax.hist(generated[:, 0], bins=bins, range=bounds, density=True, histtype="step",
-                lw=1.5, color="C1", label="generated")
+        ax.hist(
+            generated[:, 0],
+            bins=bins,
+            range=bounds,
+            density=True,
+            histtype="step",
+            lw=1.5,
+            color="C1",
+            label="generated",
+        )
         ax.set_xlabel("x")
         ax.set_ylabel("density")
     else:
         ax.scatter(data[:, 0], data[:, 1], s=1, color="0.6", alpha=0.4, label="target")
-        ax.scatter(generated[:, 0], generated[:, 1], s=1, color="C1", alpha=0.4,
-                   label="generated")
+        ax.scatter(generated[:, 0], generated[:, 1], s=1, color="C1", alpha=0.4, label="generated")
         if extent is not None:
             ax.set(xlim=extent[:2], ylim=extent[2:])
     ax.legend(frameon=False, markerscale=4, loc="upper right", fontsize=8)
