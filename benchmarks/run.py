@@ -7,8 +7,8 @@ Usage (from the repository root, in the course's environment)::
     python -m benchmarks.run --only toy_flows/two_moons --repeats 3 --threads 2
 
 A full run writes into ``benchmarks/results/`` (committed; the book's appendix reads it).
-A partial run (``--quick``, ``--only`` or a changed setting) writes into
-``benchmarks/results/partial/`` instead, which git ignores, so that it never replaces
+A partial run (``--quick``, a changed setting, or ``--only`` selecting part of a group)
+writes into ``benchmarks/results/partial/`` instead, which git ignores, so that it never replaces
 the committed results; ``--out`` chooses another folder. After every case the record so
 far is saved as ``<group>.progress.json``; ``--resume`` continues an interrupted run.
 Nothing is asserted on time: a case that fails is recorded as failed, and the exit status
@@ -131,6 +131,11 @@ def _earlier_results(progress: Path, record: dict) -> tuple[dict, dict[str, dict
     return earlier, done
 
 
+def _complete(options: Options, cases: list[Case], every_case: list[Case]) -> bool:
+    """A full measurement of the group: its every case, default settings, not QUICK."""
+    return not (options.quick or options.overridden) and len(cases) == len(every_case)
+
+
 def run_group(
     module: ModuleType, options: Options, patterns: list[str], out: Path, resume: bool = False
 ) -> dict | None:
@@ -139,7 +144,8 @@ def run_group(
     After each case the record so far is saved as ``<out>/<group>.progress.json``; with
     ``resume``, the cases an interrupted run finished there are kept, not measured again.
     """
-    cases = [c for c in module.cases(options) if _selected(module.NAME, c, patterns)]
+    every_case = module.cases(options)
+    cases = [c for c in every_case if _selected(module.NAME, c, patterns)]
     if not cases:
         return None
     repeats = options.repeats or getattr(module, "REPEATS", 1)
@@ -148,7 +154,7 @@ def run_group(
         "benchmark": module.NAME,
         "description": module.DESCRIPTION,
         "date": machine.utc_now(),
-        "complete": not (options.quick or patterns or options.overridden),
+        "complete": _complete(options, cases, every_case),
         "quick": options.quick,
         "command": machine.command_line(),
         "machine": machine.machine(),
@@ -280,10 +286,15 @@ def main(argv: list[str] | None = None) -> int:
                 if _selected(module.NAME, case, args.only):
                     print(f"{module.NAME}/{case.id}")
         return 0
-    partial = options.quick or bool(args.only) or options.overridden
-    out = args.out or (PARTIAL if partial else RESULTS)
     _set_threads(options.threads)
-    records = [run_group(m, options, args.only, out, args.resume) for m in modules]
+    records = []
+    for module in modules:
+        every_case = module.cases(options)
+        selected = [c for c in every_case if _selected(module.NAME, c, args.only)]
+        # A group measured in full (`--only transport` included) replaces its committed file.
+        complete = bool(selected) and _complete(options, selected, every_case)
+        out = args.out or (RESULTS if complete else PARTIAL)
+        records.append(run_group(module, options, args.only, out, args.resume))
     records = [r for r in records if r is not None]
     if not records:
         print(f"no case matches {args.only}; see --list", file=sys.stderr)

@@ -213,3 +213,11 @@ def test_tiny_transport_fit_records_both_models_and_the_floor(tmp_path):
     assert figures["nll_gap/realnvp"]["unit"] == "nats"
     goals = [g for g in record["goals"] if "eight_gaussians" in g["goal"]]
     assert goals and goals[0]["pushforward"] == figures["sliced_w2/pushforward"]["median"]
+
+
+def test_a_group_measured_in_full_is_complete_and_a_part_of_it_is_not():
+    cases = [Case(name, lambda: {"figures": {}}) for name in "abc"]
+    assert run._complete(Options(), cases, cases)
+    assert not run._complete(Options(), cases[:2], cases)
+    assert not run._complete(Options(quick=True), cases, cases)
+    assert not run._complete(Options(steps=5), cases, cases)
