@@ -36,7 +36,9 @@ __all__ = [
     "logit_cases",
     "planar_cases",
     "quiet",
+    "rq_spline_from_knots",
     "sinkhorn_cases",
+    "spline_cases",
 ]
 
 # Private references, taken at import: see the module docstring.
@@ -742,3 +744,104 @@ def geomloss_sinkhorn(x: Tensor, y: Tensor, blur: float, *, debias: bool = True)
             "sinkhorn", p=2, blur=blur, scaling=0.99, debias=debias, backend="tensorized"
         )
         return _detach(loss(x, y))
+
+
+# (bins, shape of x, bound, dtype) of the cases of spline_cases: one bin to eight, a batch of
+# points and a 2-D grid of them, float64 and float32.
+_SPLINE_SHAPES = [
+    (4, (40,), 3.0, torch.float64),
+    (1, (12,), 1.0, torch.float64),
+    (6, (9, 8), 2.0, torch.float32),
+    (8, (60,), 5.0, torch.float64),
+]
+
+
+def _random_knots(bins: int, bound: float, generator: torch.Generator) -> Tensor:
+    """``bins + 1`` increasing knots from ``-bound`` to ``bound``, no bin below 1/6 of the mean."""
+    share = 0.2 + torch.rand(bins, generator=generator, dtype=torch.float64)
+    inner = -bound + 2 * bound * torch.cumsum(share / share.sum(), 0)[:-1]
+    return torch.cat([inner.new_tensor([-bound]), inner, inner.new_tensor([bound])])
+
+
+def spline_cases(seed: int = 0) -> list[tuple]:
+    r"""Inputs ``(x, knot_x, knot_y, knot_d)`` for checking a rational-quadratic spline.
+
+    The knots span :math:`[-B, B]` in both coordinates, strictly increasing, with random
+    bin widths and heights; the derivatives are positive, 1 at :math:`\pm B` (linear
+    tails). ``x`` holds every knot, :math:`\pm B`, points drawn uniformly on
+    :math:`[-1.5B, 1.5B]` (so in both tails) and two far out at :math:`\pm 100B`, shuffled.
+    Drawn in float64 from ``seed``'s CPU generator, then cast.
+
+    Example:
+        >>> [(tuple(x.shape), len(kx) - 1) for x, kx, ky, kd in spline_cases(seed=0)]
+        [((40,), 4), ((12,), 1), ((9, 8), 6), ((60,), 8)]
+    """
+    generator = check_seed(seed)
+    cases = []
+    for bins, shape, bound, dtype in _SPLINE_SHAPES:
+        knot_x, knot_y = (_random_knots(bins, bound, generator) for _ in range(2))
+        inner_d = torch.exp(0.8 * torch.randn(bins - 1, generator=generator, dtype=torch.float64))
+        one = torch.ones(1, dtype=torch.float64)
+        knot_d = torch.cat([one, inner_d, one])
+        count = math.prod(shape) - (bins + 1) - 2
+        uniform = (2 * torch.rand(count, generator=generator, dtype=torch.float64) - 1) * 1.5
+        far = torch.tensor([-100.0, 100.0], dtype=torch.float64) * bound
+        x = torch.cat([knot_x, uniform * bound, far])
+        x = x[torch.randperm(len(x), generator=generator)].reshape(shape)
+        cases.append(tuple(t.to(dtype) for t in (x, knot_x, knot_y, knot_d)))
+    return cases
+
+
+def rq_spline_from_knots(
+    x: Tensor, knot_x: Tensor, knot_y: Tensor, knot_d: Tensor
+) -> tuple[Tensor, Tensor]:
+    r"""The rational-quadratic spline through given knots, with identity tails, and its
+    log-derivative, element by element: the reference for the spline of the assignment.
+
+    Converts the knots to the unnormalized parameters of
+    :func:`course_lib.flows.splines.rq_spline` (with negligible minimum widths, heights and
+    derivatives) and evaluates it in float64.
+
+    Args:
+        x: Points, any shape.
+        knot_x: Knot positions, shape ``(bins + 1,)``, increasing from :math:`-B` to :math:`B`.
+        knot_y: Knot values, shape ``(bins + 1,)``, increasing from :math:`-B` to :math:`B`.
+        knot_d: Positive derivatives at the knots, shape ``(bins + 1,)``.
+
+    Returns:
+        ``(y, log_derivative)``, both of ``x``'s shape and dtype.
+
+    Example:
+        >>> knots = torch.tensor([-2.0, 0.0, 2.0])
+        >>> y, log_d = rq_spline_from_knots(torch.tensor([1.0, 5.0]), knots, knots, torch.ones(3))
+        >>> y.tolist(), log_d.abs().max().item() < 1e-6  # the identity
+        ([1.0, 5.0], True)
+    """
+    # Imported here, so that importing the checks stays light.
+    from course_lib.flows.splines import rq_spline
+
+    tiny = 1e-12
+    bound = float(knot_x[-1])
+    ends = (float(knot_x[0]), float(knot_y[0]), float(knot_y[-1]))
+    if ends != (-bound, -bound, bound):
+        raise ValueError(
+            f"the knots must span [-B, B] in x and y; got x from {float(knot_x[0])} to {bound} "
+            f"and y from {float(knot_y[0])} to {float(knot_y[-1])}."
+        )
+    raw = []
+    for knots in (knot_x, knot_y):
+        share = torch.diff(knots.to(torch.float64)) / (2 * bound)
+        raw.append(torch.log(share - tiny).unsqueeze(0))
+    raw_d = torch.log(torch.expm1(knot_d.to(torch.float64) - tiny)).unsqueeze(0)
+    points = x.to(torch.float64).reshape(-1, 1)
+    y, log_derivative = rq_spline(
+        points,
+        raw[0],
+        raw[1],
+        raw_d,
+        bound=bound,
+        min_bin_width=tiny,
+        min_bin_height=tiny,
+        min_derivative=tiny,
+    )
+    return y.reshape(x.shape).to(x.dtype), log_derivative.reshape(x.shape).to(x.dtype)

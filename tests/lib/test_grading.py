@@ -427,3 +427,57 @@ def test_geomloss_sinkhorn_meets_closed_forms():
     assert abs(geomloss_sinkhorn(x, x, 0.5).item()) < 1e-9
     biased = geomloss_sinkhorn(x, x, 0.5, debias=False).item()
     assert biased > 0.01
+
+
+# Spline checks: the case generator and the reference through given knots.
+
+
+def test_spline_cases_repeat_with_their_seed_and_hold_knots_bounds_and_tails():
+    from course_lib.grading import spline_cases
+
+    a, b, c = spline_cases(seed=5), spline_cases(seed=5), spline_cases(seed=6)
+    for first, second in zip(a, b, strict=True):
+        assert all(torch.equal(u, v) for u, v in zip(first, second, strict=True))
+    assert not torch.equal(a[0][1], c[0][1])
+    assert {x.dtype for x, *_ in a} == {torch.float32, torch.float64}
+    assert {x.ndim for x, *_ in a} == {1, 2}
+    for x, knot_x, knot_y, knot_d in a:
+        bound = knot_x[-1]
+        assert knot_x[0] == -bound and knot_y[0] == -bound and knot_y[-1] == bound
+        assert (torch.diff(knot_x) > 0).all() and (torch.diff(knot_y) > 0).all()
+        assert (knot_d > 0).all() and knot_d[0] == 1 and knot_d[-1] == 1
+        assert set(knot_x.tolist()) <= set(x.flatten().tolist())
+        assert (x < -bound).any() and (x > bound).any() and (x.abs() >= 100 * bound).any()
+
+
+def test_rq_spline_from_knots_interpolates_the_knots_with_their_derivatives():
+    from course_lib.grading import rq_spline_from_knots, spline_cases
+
+    for _, knot_x, knot_y, knot_d in spline_cases(seed=1):
+        y, log_derivative = rq_spline_from_knots(knot_x, knot_x, knot_y, knot_d)
+        rtol = 1e-5 if knot_x.dtype == torch.float32 else 1e-10
+        torch.testing.assert_close(y, knot_y, rtol=rtol, atol=rtol)
+        torch.testing.assert_close(log_derivative, knot_d.log(), rtol=rtol, atol=rtol)
+
+
+def test_rq_spline_from_knots_derivative_matches_autograd_and_tails_are_the_identity():
+    from course_lib.grading import rq_spline_from_knots, spline_cases
+
+    x, knot_x, knot_y, knot_d = spline_cases(seed=2)[3]
+    assert x.dtype == torch.float64
+    x = x.clone().requires_grad_()
+    y, log_derivative = rq_spline_from_knots(x, knot_x, knot_y, knot_d)
+    (slope,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(log_derivative, slope.log(), rtol=1e-9, atol=1e-9)
+    tails = x.abs() > knot_x[-1]
+    assert torch.equal(y[tails], x[tails]) and (log_derivative[tails] == 0).all()
+    order = x.detach().argsort()
+    assert (torch.diff(y.detach()[order]) > 0).all()
+
+
+def test_rq_spline_from_knots_rejects_knots_off_the_box():
+    from course_lib.grading import rq_spline_from_knots
+
+    knots = torch.tensor([-1.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match=r"\[-B, B\]"):
+        rq_spline_from_knots(torch.zeros(3), knots, knots, torch.ones(3))
