@@ -358,3 +358,17 @@ def test_builders_reject_bad_arguments():
         iaf(2, hidden_features=0)
     with pytest.raises(ValueError, match="scale_bound must be a finite positive number"):
         MAF(2, scale_bound=-1.0)
+
+
+@pytest.mark.parametrize("builder", [maf, iaf])
+def test_autoregressive_flow_gradients_reach_every_parameter(builder):
+    flow = randomized(builder(3, layers=2, hidden_features=8, seed=0), scale=0.3).double()
+    x = draw((64, 3), device="cpu", dtype=torch.float64, scale=1.5)
+    flow.log_prob(x).sum().backward()
+    samples, log_prob = flow.rsample_and_log_prob((64,))
+    for name, parameter in flow.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+        parameter.grad = None
+    (samples.square().sum() + log_prob.sum()).backward()
+    for name, parameter in flow.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
