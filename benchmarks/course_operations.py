@@ -9,8 +9,11 @@ Issue #11, part 3 (its cheap subset), measured in throw-away copies so the repos
   as ``chapter_seconds/<file>``. The appendix page itself is executed on every build and is
   not in the cache.
 * ``autograde/<assignment>``: the reference answers of ``SUBMISSIONS`` students, collected
-  and autograded by ``nbgrader autograde`` (one job: nbgrader grades one submission at a
-  time), with the helpers of ``tests/assignments/nbgrader_course.py``.
+  and graded by ``make grade``'s engine (:func:`course_lib.class_grading.grade_class`, which
+  also writes feedback and the report) with 1 and then 2 jobs, sandboxed where the machine
+  allows, with the helpers of ``tests/assignments/nbgrader_course.py``.
+* ``sandbox``: the isolation overhead per submission: starting a sandboxed kernel, running
+  one cell and stopping it, against a plain kernel (issue #9's goal: under 1 s).
 
 Subprocesses inherit ``OMP_NUM_THREADS`` from the runner's ``--threads``.
 """
@@ -19,25 +22,28 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.cases import Case, Options
+from benchmarks.cases import Case, CaseSkipped, Options
 from benchmarks.machine import REPO
 
 __all__ = ["NAME", "cases", "settings"]
 
 NAME = "course_operations"
 DESCRIPTION = (
-    "Seconds of a cold and a warm book build, of each chapter's execution, and of "
-    "autograding one submission, on this machine (issue #11, part 3)."
+    "Seconds of a cold and a warm book build, of each chapter's execution, of grading one "
+    "submission with 1 and 2 jobs, and of the grading sandbox, on this machine "
+    "(issues #9 and #11)."
 )
 FULL_ONLY = True
 BOOK_FLAGS = ("-W", "-n", "--keep-going")
-SUBMISSIONS = 2
+SUBMISSIONS = 4
+JOBS = (1, 2)  # issue #9's goal: at least 1.7x faster with 2 jobs on 2 cores
 COURSE_ID = "deep-probabilistic-models"  # as in nbgrader_config.py
 BUILD_TIMEOUT = 1800
 UNITS = {
@@ -46,6 +52,13 @@ UNITS = {
     "chapter_seconds": "s",
     "autograde_seconds": "s",
     "seconds_per_submission": "s",
+    "seconds_per_submission_2_jobs": "s",
+    "submissions_per_minute": "1/min",
+    "submissions_per_minute_2_jobs": "1/min",
+    "speedup_2_jobs": "x",
+    "plain_kernel_seconds": "s",
+    "sandboxed_kernel_seconds": "s",
+    "isolation_overhead_seconds": "s",
 }
 _BIN = Path(sys.executable).parent
 
@@ -56,7 +69,8 @@ def settings(options: Options) -> dict:
         "cold": "a copy of the working tree (git's tracked and unignored files) without _build",
         "warm": "the same command again in the same copy",
         "submissions_per_assignment": SUBMISSIONS,
-        "autograde_jobs": 1,
+        "autograde_jobs": list(JOBS),
+        "autograde_engine": "course_lib.class_grading.grade_class (make grade)",
         "subprocess_threads": {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
     }
 
@@ -136,11 +150,16 @@ def _assignment_helpers():
 
 
 def _measure_autograde(assignment: str) -> dict:
+    """A class of SUBMISSIONS reference answers graded by `make grade`'s engine with 1, then
+    2 jobs (everyone again), in the sandbox where the machine has one."""
     import nbformat
 
+    from course_lib.class_grading import grade_class
     from course_lib.instructor import collect_submissions
+    from course_lib.sandbox import sandbox_problem
 
     helpers = _assignment_helpers()
+    sandboxed = sandbox_problem() is None
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as folder:
         course = helpers.new_course(Path(folder) / "course")
         release = helpers.generate(course, assignment)
@@ -154,23 +173,86 @@ def _measure_autograde(assignment: str) -> dict:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(helpers.completed_copy(release / notebook, source), target)
         collect_submissions(assignment, drop, course)
-        start = time.perf_counter()
-        result = helpers.run_nbgrader(course, "autograde", assignment, "--force")
-        seconds = time.perf_counter() - start
-        if result.returncode != 0:
-            raise RuntimeError(f"nbgrader autograde failed:\n{result.stderr[-2000:]}")
+        seconds = {}
+        for jobs in JOBS:
+            start = time.perf_counter()
+            results = grade_class(
+                assignment, course, jobs=jobs, force=True, sandboxed=sandboxed, progress=False
+            )
+            seconds[jobs] = time.perf_counter() - start
+            failed = [r.student for r in results if r.status != "graded"]
+            if failed:
+                raise RuntimeError(f"grading failed for {failed}; see {course / 'grading'}")
         scores = _scores(course, assignment, students)
+    one, two = (seconds[jobs] for jobs in JOBS)
     return {
         "figures": {
-            "autograde_seconds": seconds,
-            "seconds_per_submission": seconds / len(students),
+            "autograde_seconds": one,
+            "seconds_per_submission": one / len(students),
+            "seconds_per_submission_2_jobs": two / len(students),
+            "submissions_per_minute": 60 * len(students) / one,
+            "submissions_per_minute_2_jobs": 60 * len(students) / two,
+            "speedup_2_jobs": one / two,
         },
         "info": {
             "submissions": len(students),
             "notebooks": notebooks,
-            "jobs": 1,
+            "jobs": list(JOBS),
+            "sandboxed": sandboxed,
             "full_marks": all(score == maximum for score, maximum in scores.values()),
         },
+    }
+
+
+def _kernel_round_trip(kernel_name: str, ip: str) -> float:
+    """Seconds to start a kernel, run one cell and shut it down."""
+    from jupyter_client.manager import KernelManager
+
+    start = time.perf_counter()
+    manager = KernelManager(kernel_name=kernel_name, transport="ipc", ip=ip)
+    manager.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=120)
+        client.execute_interactive("x = 1", timeout=120)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return time.perf_counter() - start
+
+
+def _measure_sandbox() -> dict:
+    """What isolation costs a submission: a sandboxed kernel's start, one cell and shutdown,
+    against a plain kernel's (each submission starts one kernel)."""
+    from course_lib import sandbox
+
+    problem = sandbox.sandbox_problem()
+    if problem:
+        raise CaseSkipped(f"no sandbox on this machine: {problem}")
+    with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as folder:
+        data = Path(folder) / "jupyter"
+        policy = sandbox.SandboxPolicy(hidden=(str(REPO),), readable=(sys.prefix,))
+        sandbox.install_kernel(data, policy)
+        sockets = Path(tempfile.mkdtemp(prefix=sandbox.RUNTIME_PREFIX))
+        saved = {name: os.environ.get(name) for name in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR")}
+        os.environ.update(JUPYTER_PATH=str(data), JUPYTER_RUNTIME_DIR=str(sockets))
+        try:
+            plain = [_kernel_round_trip("python3", str(sockets / "p")) for _ in range(3)]
+            boxed = [
+                _kernel_round_trip(sandbox.KERNEL_NAME, str(sockets / "s")) for _ in range(3)
+            ]
+        finally:
+            for name, value in saved.items():
+                os.environ.pop(name, None) if value is None else os.environ.update({name: value})
+            shutil.rmtree(sockets, ignore_errors=True)
+    plain_s, boxed_s = statistics.median(plain), statistics.median(boxed)
+    return {
+        "figures": {
+            "plain_kernel_seconds": plain_s,
+            "sandboxed_kernel_seconds": boxed_s,
+            "isolation_overhead_seconds": boxed_s - plain_s,
+        }
     }
 
 
@@ -212,4 +294,5 @@ def cases(options: Options) -> list[Case]:
         )
         for assignment in assignments
     ]
-    return [book, *grading]
+    isolation = Case("sandbox", _measure_sandbox, {"operation": "grading kernel start"})
+    return [book, *grading, isolation]

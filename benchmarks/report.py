@@ -284,11 +284,26 @@ def operations_table(record: dict | None) -> str:
                 f"| warm book build | {_number(_median(r, 'warm_build_seconds'), 1)} | "
                 "the same build again (execution cache) |"
             )
-        else:
+        elif r["id"] == "sandbox":
             rows.append(
-                f"| autograde `{r['assignment']}` | "
-                f"{_number(_median(r, 'seconds_per_submission'), 1)} per submission | "
-                f"{r['submissions']} submissions, 1 job |"
+                f"| grading sandbox | {_number(_median(r, 'isolation_overhead_seconds'), 2)} "
+                "per submission | a sandboxed kernel's start, one cell and shutdown "
+                f"({_number(_median(r, 'sandboxed_kernel_seconds'), 2)} s) against a plain "
+                f"kernel's ({_number(_median(r, 'plain_kernel_seconds'), 2)} s) |"
+            )
+        else:
+            two_jobs = _median(r, "seconds_per_submission_2_jobs")
+            notes = f"{r['submissions']} submissions, 1 job"
+            if two_jobs is not None:
+                notes += (
+                    f"; 2 jobs: {_number(two_jobs, 1)} s per submission, "
+                    f"{_number(_median(r, 'speedup_2_jobs'), 2)}x faster"
+                )
+            if r.get("sandboxed"):
+                notes += "; sandboxed"
+            rows.append(
+                f"| grade `{r['assignment']}` | "
+                f"{_number(_median(r, 'seconds_per_submission'), 1)} per submission | {notes} |"
             )
     return "| operation | seconds | notes |\n|---|---:|---|\n" + "\n".join(rows)
 

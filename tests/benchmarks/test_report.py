@@ -127,13 +127,31 @@ def test_operation_results_render_as_tables():
         "status": "ok",
         "assignment": "logit_mle",
         "submissions": 2,
-        "figures": {"seconds_per_submission": _figure(12.5)},
+        "sandboxed": True,
+        "figures": {
+            "seconds_per_submission": _figure(12.5),
+            "seconds_per_submission_2_jobs": _figure(7.0),
+            "speedup_2_jobs": _figure(1.79, "x"),
+        },
+    }
+    isolation = {
+        "id": "sandbox",
+        "status": "ok",
+        "figures": {
+            "plain_kernel_seconds": _figure(1.5),
+            "sandboxed_kernel_seconds": _figure(1.75),
+            "isolation_overhead_seconds": _figure(0.25),
+        },
     }
     failed = {"id": "autograde/planar_realnvp", "status": "failed", "message": "RuntimeError"}
-    record = _record([book, grading, failed])
+    record = _record([book, grading, failed, isolation])
     table = report.operations_table(record)
     assert "| cold book build | 100.0 |" in table and "| warm book build | 9.0 |" in table
-    assert "| autograde `logit_mle` | 12.5 per submission |" in table
+    assert (
+        "| grade `logit_mle` | 12.5 per submission | 2 submissions, 1 job; 2 jobs: 7.0 s per "
+        "submission, 1.79x faster; sandboxed |" in table
+    )
+    assert "| grading sandbox | 0.25 per submission |" in table
     assert "| autograde/planar_realnvp | failed |" in table and "RuntimeError" not in table
     assert "| `book/planar_realnvp` | 70.0 |" in report.chapters_table(record)
 
