@@ -769,8 +769,8 @@ def spline_cases(seed: int = 0) -> list[tuple]:
     The knots span :math:`[-B, B]` in both coordinates, strictly increasing, with random
     bin widths and heights; the derivatives are positive, 1 at :math:`\pm B` (linear
     tails). ``x`` holds every knot, :math:`\pm B`, points drawn uniformly on
-    :math:`[-1.5B, 1.5B]` (so in both tails) and two far out at :math:`\pm 100B`, shuffled.
-    Drawn in float64 from ``seed``'s CPU generator, then cast.
+    :math:`[-1.5B, 1.5B]` (so in both tails) and two far out at :math:`\pm 100.5B`,
+    shuffled. Drawn in float64 from ``seed``'s CPU generator, then cast.
 
     Example:
         >>> [(tuple(x.shape), len(kx) - 1) for x, kx, ky, kd in spline_cases(seed=0)]
@@ -785,7 +785,8 @@ def spline_cases(seed: int = 0) -> list[tuple]:
         knot_d = torch.cat([one, inner_d, one])
         count = math.prod(shape) - (bins + 1) - 2
         uniform = (2 * torch.rand(count, generator=generator, dtype=torch.float64) - 1) * 1.5
-        far = torch.tensor([-100.0, 100.0], dtype=torch.float64) * bound
+        # Far out, and not a whole multiple of B (the message would suggest a sum for a mean).
+        far = torch.tensor([-100.5, 100.5], dtype=torch.float64) * bound
         x = torch.cat([knot_x, uniform * bound, far])
         x = x[torch.randperm(len(x), generator=generator)].reshape(shape)
         cases.append(tuple(t.to(dtype) for t in (x, knot_x, knot_y, knot_d)))
