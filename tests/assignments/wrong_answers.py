@@ -50,4 +50,30 @@ WRONG_ANSWERS = {
             {"test_sinkhorn_divergence", "test_sinkhorn_closed_form"},
         ),
     },
+    "splines": {
+        # The log-derivative without the factor s_k^2: the values and the tails still score,
+        # the log-derivative test fails.
+        "c_log_derivative_without_slope_squared": (
+            {
+                "rq_spline_forward": (
+                    "def rq_spline_forward(x, knot_x, knot_y, knot_d):\n"
+                    "    bound = knot_x[-1]\n"
+                    "    inside = (x >= -bound) & (x <= bound)\n"
+                    "    xc = x.clamp(-bound, bound)\n"
+                    "    k = (torch.searchsorted(knot_x, xc.contiguous(), right=True) - 1)\n"
+                    "    k = k.clamp(0, len(knot_x) - 2)\n"
+                    "    w, h = knot_x[k + 1] - knot_x[k], knot_y[k + 1] - knot_y[k]\n"
+                    "    d0, d1, s = knot_d[k], knot_d[k + 1], h / w\n"
+                    "    xi = (xc - knot_x[k]) / w\n"
+                    "    mix = xi * (1 - xi)\n"
+                    "    den = s + (d0 + d1 - 2 * s) * mix\n"
+                    "    y = knot_y[k] + h * (s * xi**2 + d0 * mix) / den\n"
+                    "    num = d1 * xi**2 + 2 * s * mix + d0 * (1 - xi) ** 2\n"
+                    "    log_d = torch.log(num) - 2 * torch.log(den)\n"
+                    "    return torch.where(inside, y, x), torch.where(inside, log_d, 0.0)\n"
+                )
+            },
+            {"test_spline_log_derivative"},
+        ),
+    },
 }
