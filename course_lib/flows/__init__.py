@@ -5,6 +5,17 @@ The sign convention of every ``log_det`` is stated once, in :mod:`course_lib.flo
 
 from course_lib.flows.autoregressive import IAF, MADE, MAF, ConditionalFlow, iaf, made_masks, maf
 from course_lib.flows.base import Compose, Flow, Transform, standard_normal, to_torch_transform
+from course_lib.flows.continuous import (
+    CNF,
+    ConcatLinear,
+    ConcatSquashLinear,
+    ContinuousTransform,
+    HyperPlanarDynamics,
+    TimeMLP,
+    cnf,
+    exact_trace,
+    hutchinson_trace,
+)
 from course_lib.flows.coupling import AffineCoupling, affine_coupling, mlp, realnvp
 from course_lib.flows.elementwise import (
     Affine,
@@ -32,11 +43,16 @@ from course_lib.flows.splines import (
 __all__ = [
     "Affine",
     "AffineCoupling",
+    "CNF",
     "CholeskyAffine",
     "Compose",
+    "ConcatLinear",
+    "ConcatSquashLinear",
     "ConditionalFlow",
+    "ContinuousTransform",
     "Flow",
     "HouseholderReflection",
+    "HyperPlanarDynamics",
     "IAF",
     "MADE",
     "MAF",
@@ -48,9 +64,13 @@ __all__ = [
     "SinhArcsinh",
     "SplineAutoregressive",
     "SplineCoupling",
+    "TimeMLP",
     "Transform",
     "affine",
     "affine_coupling",
+    "cnf",
+    "exact_trace",
+    "hutchinson_trace",
     "iaf",
     "made_masks",
     "maf",

@@ -218,7 +218,7 @@ class TimeMLP(nn.Module):
             check_choice("activation", activation, tuple(_ACTIVATIONS))
         ]()
         sizes = [features] + [hidden_features] * hidden_layers + [features]
-        self.layers = nn.ModuleList(kind(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(kind(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         last = self.layers[-1].linear
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
