@@ -2,7 +2,7 @@ r"""Flows on toy data: held-out NLL minus the true entropy, and time per trainin
 
 Issue #3's benchmark, with the peers of issue #11 side by side. For each data set
 (two moons with noise 0.05, eight Gaussians, the checkerboard) and each model
-(course_lib's RealNVP, planar flow, MAF and spline coupling; nflows' MAF; Pyro's spline
+(course_lib's RealNVP, planar flow, MAF, spline coupling and CNF; nflows' MAF; Pyro's spline
 coupling; zuko's MAF and NSF; normflows' RealNVP), in one process, with the same data,
 seeds, step budget, optimiser and thread count:
 
@@ -62,6 +62,9 @@ STEPS = 3000
 # 300 constant-rate steps on 4,000 points, does best at 1e-1).
 PLANAR_STEPS = 2000
 PLANAR_LEARNING_RATE = 1e-2
+# A CNF step integrates an ODE (dopri5: some 40 to 60 evaluations of its dynamics, each with
+# one backward pass per feature for the exact trace): fewer steps fit the time budget.
+CNF_STEPS = 400
 TIME_BUDGET_SECONDS = 60.0
 # A case still training after this long is stopped and recorded as too slow (the machine is
 # oversubscribed or the settings are wrong); the rest of the run goes on.
@@ -145,6 +148,32 @@ def _course_nsf(
     return Flow(standard_normal(2), [*core.transform, standardizing_affine(train)])
 
 
+def _course_cnf(
+    train: Tensor, *, dynamics: str, width: int, hidden_features: int, tolerance: float
+) -> nn.Module:
+    from course_lib.flows import Flow, cnf, standard_normal, standardizing_affine
+
+    core = cnf(
+        2,
+        dynamics=dynamics,
+        width=width,
+        hidden_features=hidden_features,
+        method="dopri5",
+        rtol=tolerance,
+        atol=tolerance,
+        seed=SEED_MODEL,
+    )
+    return Flow(standard_normal(2), [*core.transform, standardizing_affine(train)])
+
+
+def _function_evaluations(flow: nn.Module) -> int | None:
+    """Evaluations of the ODE dynamics counted by a continuous flow; ``None`` for others."""
+    from course_lib.flows import ContinuousTransform
+
+    counts = [m.nfe for m in flow.modules() if isinstance(m, ContinuousTransform)]
+    return sum(counts) if counts else None
+
+
 @dataclass(frozen=True)
 class Model:
     """One model of the comparison: who implements it, how it is built, its step budget."""
@@ -161,9 +190,9 @@ class Model:
     def family(self) -> str | None:
         """The models it is compared with for issue #11's goals: affine or spline flows.
 
-        The planar flow has no counterpart in the peer libraries.
+        The planar flow and the CNF have no counterpart in the peer libraries.
         """
-        if self.label == "planar":
+        if self.label in ("planar", "CNF"):
             return None
         return "spline" if "bins" in self.config else "affine"
 
@@ -206,6 +235,18 @@ MODELS = (
     ),
     Model("course_lib-maf", "course_lib", "MAF", _course_maf, _AFFINE),
     Model("course_lib-nsf", "course_lib", "NSF (coupling)", _course_nsf, _SPLINE_COUPLING),
+    # The report's dynamics (a hypernetwork of t gives the weights of planar units) and the
+    # exact trace. Adaptive steps: trained on a fixed rk4 grid of 4 steps, the CNF learns to
+    # exploit the grid's error (its test NLL on that grid fell below the entropy, while a
+    # tight dopri5 solve of the same model scored 1.3 nats above it).
+    Model(
+        "course_lib-cnf",
+        "course_lib",
+        "CNF",
+        _course_cnf,
+        {"dynamics": "hyper", "width": 32, "hidden_features": 32, "tolerance": 1e-4},
+        steps=CNF_STEPS,
+    ),
     Model("nflows-maf", "nflows", "MAF", peers.nflows_maf, _AFFINE),
     Model(
         "pyro-spline_coupling",
@@ -241,6 +282,7 @@ def settings(options: Options) -> dict:
         "schedule": "cosine decay to 0 over the steps",
         "steps": options.steps or STEPS,
         "planar_steps": options.steps or PLANAR_STEPS,
+        "cnf_steps": options.steps or CNF_STEPS,
         "time_budget_seconds": TIME_BUDGET_SECONDS,
         "timing_block_steps": TIMING_BLOCK,
         "goal_nats": GOAL_NATS,
@@ -337,6 +379,7 @@ def _measure(model: Model, dataset: Dataset, options: Options) -> dict:
             raise CaseSkipped(f"{model.library} is not installed ({error.name})") from error
         try:
             figures = _train(flow, train, steps=steps, batch_size=BATCH_SIZE, lr=model.lr)
+            evaluations = _function_evaluations(flow)
             figures |= _evaluate(flow, test, entropy, log_p)
         except (FloatingPointError, RuntimeError, ValueError) as error:
             # The model itself broke down (a non-finite value its checks caught, an inverse
@@ -348,6 +391,9 @@ def _measure(model: Model, dataset: Dataset, options: Options) -> dict:
         "parameters": peers.parameter_count(flow),
         "true_entropy": entropy,
     }
+    if evaluations is not None:
+        # Forward solves only: backpropagation goes through the solver's steps.
+        info["function_evaluations_per_step"] = evaluations / steps
     return {"figures": figures, "info": info}
 
 

@@ -328,6 +328,13 @@ class ContinuousTransform(Transform):
     trip returns the input up to the solver's error. Log-dets follow the
     convention of :mod:`course_lib.flows.base`.
 
+    A fixed-step solve is only as good as its grid: trained by maximum likelihood on
+    a coarse grid, the dynamics can learn to exploit the grid's error, and the
+    "density" then no longer integrates to 1 (on two moons, 4 rk4 steps gave a test
+    NLL 0.9 nats below the entropy, and 1.3 nats above it when the same model was
+    solved with dopri5). Score a model trained on a fixed grid with an adaptive solve
+    (set the attributes ``method``, ``rtol`` and ``atol``).
+
     Args:
         features: Size of ``z``.
         dynamics: Module called as ``dynamics(t, z)`` with a scalar tensor ``t`` and
