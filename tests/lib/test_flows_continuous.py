@@ -278,6 +278,10 @@ def test_bad_arguments_raise_clear_errors():
         ContinuousTransform(2, TimeMLP(3))
     with pytest.raises(ValueError, match="dynamics"):
         cnf(2, dynamics="resnet")
+    with pytest.raises(TypeError, match="base"):
+        CNF(torch.zeros(2), f)
+    with pytest.raises(ValueError, match="base"):
+        CNF(torch.distributions.Normal(torch.zeros(2), 1.0), f)
     flow = CNF(standard_normal(2), f, method="rk4")
     with pytest.raises(ValueError, match=r"x must have shape \(\*batch, 2\)"):
         flow.log_prob(torch.zeros(4, 3))
