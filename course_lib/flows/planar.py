@@ -251,12 +251,14 @@ def _solve_alpha(
     last_step = torch.full_like(y, math.inf)
     done = torch.zeros_like(y, dtype=torch.bool)
     for _ in range(max_iter):
-        a = alpha + b
-        residual = alpha + c * torch.tanh(a) - y
+        t = torch.tanh(alpha + b)
+        residual = alpha + c * t - y
         # g is increasing: the root lies above alpha where g < 0, below where g > 0.
         low = torch.where(residual <= 0, alpha, low)
         high = torch.where(residual >= 0, alpha, high)
-        newton = alpha - residual / torch.exp(_log_det(a, softplus_wu))
+        # g' = 1 + c (1 - t^2) = t^2 + softplus_wu (1 - t^2), without cancellation (as _log_det).
+        square = t * t
+        newton = alpha - residual / (square + softplus_wu * (1.0 - square))
         newton_step = (newton - alpha).abs()
         inside = (newton >= low) & (newton <= high)
         converged = (high - low <= xtol) | (inside & (newton_step <= xtol))
