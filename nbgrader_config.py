@@ -9,14 +9,17 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    ClearOutput,
     GetGrades,
     IgnorePattern,
     LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
     SaveAutoGrades,
 )
 
 from course_lib.feedback import ClearHiddenTestsFromFeedback
-from course_lib.grading_execute import ResilientExecute
+from course_lib.robust_autograde import DropDuplicateIds, ResilientExecute
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -34,8 +37,16 @@ c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 c.Execute.allow_errors = True
 c.Execute.raise_on_iopub_timeout = False
-# nbgrader's own list, with an Execute that restarts a kernel the submission killed instead
-# of dropping the whole notebook's grade.
+# nbgrader's own lists, with course_lib.robust_autograde's replacements: a copied graded cell
+# becomes an ordinary cell, and a kernel the submission killed is restarted; in nbgrader both
+# drop the whole notebook's grade.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DropDuplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
 c.Autograde.autograde_preprocessors = [
     ResilientExecute,
     IgnorePattern,

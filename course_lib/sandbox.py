@@ -10,7 +10,7 @@ wraps ``ipykernel`` in bubblewrap (``bwrap``, Debian's ``bubblewrap``, Linux nam
 - the submission's own folder is writable; ``/tmp`` and ``HOME`` are private and empty;
 - the kernel's address space and CPU time are capped (``prlimit``): a memory blow-up
   becomes a ``MemoryError`` in the cell and an endless computation a dead kernel, which
-  :class:`course_lib.grading_execute.ResilientExecute` survives.
+  :class:`course_lib.robust_autograde.ResilientExecute` survives.
 
 The kernel talks to nbgrader over Unix sockets (Jupyter's ``ipc`` transport, with
 ``KernelManager.ip`` in a private folder), since it has no network to reach ``localhost``.

@@ -4,7 +4,8 @@ hostile code.
 One throw-away course, one batch of the logit assignment: the reference, the stub, a
 plausible wrong answer, and hostile submissions: one kills its kernel, one patches the checks
 and imports the graded reference, one reads the course's solutions, one opens a network
-connection, one allocates 16 GiB.
+connection, one allocates 16 GiB, one edits, retypes and deletes test cells, one pastes a
+copy of a graded cell, one prints 10 MB, one returns NaN.
 """
 
 import csv
@@ -37,6 +38,47 @@ NETWORK = "import socket\nsocket.create_connection(('192.0.2.1', 80), timeout=5)
 MEMORY = "import numpy\nx = numpy.ones(2**31)\n"  # 16 GiB, over the kernel's 4 GiB
 
 
+NAN = (
+    "import torch\n"
+    "def logit_nll(x, y, beta, alpha):\n"
+    "    return torch.full((), float('nan'), dtype=x.dtype)\n"
+)
+
+
+def _cells_by_id(notebook) -> dict:
+    return {
+        c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(notebook.cells)
+    }
+
+
+def _tampered_stub(release):
+    """The stub, with one test cell emptied, one turned into markdown and one deleted."""
+    notebook = nbformat.read(release, as_version=4)
+    cells = _cells_by_id(notebook)
+    notebook.cells[cells["test_logit_nll"]].source = "pass"
+    report_test = notebook.cells[cells["test_report"]]
+    report_test.cell_type = "markdown"
+    for key in ("outputs", "execution_count"):
+        report_test.pop(key, None)
+    del notebook.cells[cells["test_fit_logit_gd"]]
+    return notebook
+
+
+def _with_copied_answer(notebook):
+    """A second copy of the first answer cell, grade id and all, as copy and paste makes."""
+    index = _cells_by_id(notebook)["logit_nll"]
+    copy = nbformat.from_dict(dict(notebook.cells[index]))
+    copy["id"] = "pasted-copy"
+    notebook.cells.insert(index + 1, copy)
+    return notebook
+
+
+def _loud_report(source) -> str:
+    """The reference report answer, after printing 10 MB."""
+    notebook = nbformat.read(source, as_version=4)
+    return "print('x' * 10_000_000)\n" + notebook.cells[_cells_by_id(notebook)["report"]].source
+
+
 def _snoop(course) -> str:
     answers = course / "solutions" / ASSIGNMENT / NOTEBOOK
     return f"print(open({str(answers)!r}).read()[:200])\n"
@@ -57,6 +99,10 @@ def course(tmp_path_factory):
         "g_snoop": completed_copy(release, source, {"report": _snoop(course)}),
         "h_network": completed_copy(release, source, {"report": NETWORK}),
     }
+    submissions["j_tampered"] = _tampered_stub(release)
+    submissions["k_duplicate"] = _with_copied_answer(completed_copy(release, source))
+    submissions["l_prints"] = completed_copy(release, source, {"report": _loud_report(source)})
+    submissions["m_nan"] = completed_copy(release, source, {"logit_nll": NAN})
     if SANDBOX_PROBLEM is None:  # unsandboxed, the kernel would really take 16 GiB
         submissions["i_memory"] = completed_copy(release, source, {"report": MEMORY})
     drop = tmp_path_factory.mktemp("lms-export")
@@ -82,9 +128,10 @@ def graded(course):
 
 
 def test_every_student_is_graded_in_parallel(graded, course):
-    hostile = ["e_exit", "f_patched", "g_snoop", "h_network"]
+    hostile = ["e_exit", "f_patched", "g_snoop", "h_network", "j_tampered", "k_duplicate"]
+    hostile += ["l_prints", "m_nan"]
     hostile += [] if SANDBOX_PROBLEM else ["i_memory"]
-    assert sorted(graded) == ["a_reference", "c_summed_loss", "d_stub", *hostile]
+    assert sorted(graded) == sorted(["a_reference", "c_summed_loss", "d_stub", *hostile])
     assert {r.status for r in graded.values()} == {"graded"}
     for student in graded:
         assert (course / "feedback" / student / ASSIGNMENT / "logit_mle.html").is_file()
@@ -125,6 +172,32 @@ def test_the_sandbox_stops_hostile_answers_and_grading_goes_on(graded, student, 
     assert error in result.answer_errors["report"]
     assert set(result.failed_tests) == {"test_report"}
     assert 0 < result.auto_score < result.auto_max_score
+
+
+def test_tampered_tests_earn_nothing_and_are_flagged(graded):
+    """nbgrader restores edited tests; a deleted or retyped test scores zero."""
+    tampered = graded["j_tampered"]
+    assert tampered.auto_score == 0
+    kinds = {(flag.kind, flag.cell) for flag in tampered.flags}
+    assert {
+        ("edited a test cell", "test_logit_nll"),
+        ("turned a test cell into markdown", "test_report"),
+        ("deleted a test cell", "test_fit_logit_gd"),
+    } <= kinds
+
+
+def test_copies_floods_and_nans_are_graded_like_any_answer(graded):
+    copied = graded["k_duplicate"]
+    assert copied.auto_score == copied.auto_max_score  # nbgrader alone fails the notebook
+    assert [flag.kind for flag in copied.flags] == ["copies a graded cell (duplicate id)"]
+    loud = graded["l_prints"]
+    assert loud.auto_score == loud.auto_max_score
+    nan = graded["m_nan"]
+    assert (
+        "test_logit_nll" in nan.failed_tests
+        and "returned nan" in nan.failed_tests["test_logit_nll"]
+    )
+    assert 0 < nan.auto_score < nan.auto_max_score
 
 
 def test_the_report_flags_patched_checks_and_the_reference(graded):
