@@ -31,6 +31,7 @@ import torch  # noqa: F401  (used by the doctest above)
 
 from course_lib.drift.bases import BASES, BaseDistribution, base_distribution
 from course_lib.drift.baselines import BernsteinRegression, GaussianRegression, bernstein_basis
+from course_lib.drift.crossval import CrossValidation, cross_validate, diabetes, fold_indices
 from course_lib.drift.fitting import fit_regression
 from course_lib.drift.model import TransformationModel
 from course_lib.drift.models import InterconnectedDrift, LocationScaleDrift, TensorProductDrift
@@ -40,6 +41,7 @@ __all__ = [
     "BASES",
     "BaseDistribution",
     "BernsteinRegression",
+    "CrossValidation",
     "FeatureNetwork",
     "GaussianRegression",
     "InterconnectedDrift",
@@ -50,5 +52,8 @@ __all__ = [
     "TransformationModel",
     "base_distribution",
     "bernstein_basis",
+    "cross_validate",
+    "diabetes",
     "fit_regression",
+    "fold_indices",
 ]

@@ -18,13 +18,26 @@ from course_lib.drift import (
     TensorProductDrift,
     base_distribution,
     bernstein_basis,
+    cross_validate,
+    diabetes,
     fit_regression,
+    fold_indices,
 )
 
 DRIFT = (LocationScaleDrift, InterconnectedDrift, TensorProductDrift)
 MODELS = (*DRIFT, GaussianRegression, BernsteinRegression)
 FEATURES = 3
 SMALL = {"hidden": 8, "outputs_per_feature": 2, "monotone_hidden": (8, 8)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """The tensors here are small: on a busy machine, torch's threads only wait for each other
+    (a tenfold slowdown under load), so this module runs on one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def build(cls, features=FEATURES, **kwargs):
@@ -344,7 +357,8 @@ def test_early_stopping_restores_the_best_epoch():
     best = history.val_loss.index(min(history.val_loss))
     assert 0 < best < len(history.val_loss) - 1
     assert history.val_loss[-1] > history.best_val_loss + 0.1
-    assert float(model.nll(y_val, x_val).detach()) == pytest.approx(history.best_val_loss, abs=1e-12)
+    final = float(model.nll(y_val, x_val).detach())
+    assert final == pytest.approx(history.best_val_loss, abs=1e-12)
     record = model.training_record
     assert record["best_epoch"] == best + 1 and record["epochs_run"] == len(history.val_loss)
 
@@ -361,3 +375,51 @@ def test_training_improves_on_the_start_and_summary_counts_parameters(trained):
         assert f"total: {total:,} trainable parameters" in text
         assert "Adam(lr=0.01), batch 32" in text
     assert "not trained yet" in build(TensorProductDrift).summary()
+
+
+# Cross-validation
+
+
+def test_folds_partition_the_rows():
+    folds = fold_indices(23, 4, seed=0)
+    rows = torch.cat(folds)
+    assert sorted(rows.tolist()) == list(range(23))
+    assert {len(f) for f in folds} <= {5, 6}
+    assert all(torch.equal(a, b) for a, b in zip(folds, fold_indices(23, 4, seed=0), strict=True))
+    with pytest.raises(ValueError, match="folds must be between 2 and n"):
+        fold_indices(5, 6, seed=0)
+
+
+def test_cross_validation_fits_scaling_on_training_folds_and_scores_test_folds():
+    y, x = simulated(60)
+    seen = []
+
+    def build(features):
+        model = build_small(features)
+        seen.append(model)
+        return model
+
+    def build_small(features):
+        return GaussianRegression(features, hidden=4, outputs_per_feature=1)
+
+    result = cross_validate(build, y, x, folds=3, epochs=2, lr=1e-2, batch_size=16)
+    folds = fold_indices(60, 3, seed=0)
+    assert len(result.scores) == 3 and len(seen) == 3
+    for model, test, score in zip(seen, folds, result.scores, strict=True):
+        train = torch.ones(60, dtype=torch.bool)
+        train[test] = False
+        assert float(model.y_loc) == pytest.approx(float(y[train].mean()))
+        assert torch.allclose(model.x_scale, x[train].std(dim=0))
+        with torch.no_grad():
+            assert score == pytest.approx(float(model.log_prob(y[test], x[test]).mean()))
+    assert result.mean == pytest.approx(float(np.mean(result.scores)))
+    assert result.std == pytest.approx(float(np.std(result.scores, ddof=1)))
+    assert "GaussianRegression" in result.summary
+    with pytest.raises(ValueError, match="scale is set by cross_validate"):
+        cross_validate(build_small, y, x, folds=3, scale=False)
+
+
+def test_diabetes_drops_features_with_few_levels():
+    y, x, names = diabetes(dtype=torch.float64)
+    assert x.shape == (442, 9) and y.shape == (442,) and "sex" not in names
+    assert float(y.min()) == 25 and float(y.max()) == 346
