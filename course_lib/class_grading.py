@@ -10,6 +10,11 @@ A student whose submission is unchanged since it was graded is not graded again 
   audit flags;
 - ``report.md``: per student, which tests failed and why, and what the audit flagged
   (:mod:`course_lib.submission_audit`);
+- the outside check (:mod:`course_lib.replay`): where an assignment declares one
+  (:mod:`course_lib.outside_checks`), the answers run again without the tests and with the
+  graded references disabled, and are compared with the references in this process; a test
+  that passed in the student's kernel while its answer fails there scores zero (a manual
+  score of 0 in the gradebook, which the feedback shows, flagged for review);
 - ``logs/<student>.log``: nbgrader's output for that student; ``state/<student>.json``: what
   was graded when (this is what makes a second run resume).
 
@@ -22,8 +27,10 @@ Run it as ``python -m course_lib.instructor grade ASSIGNMENT`` (``make grade``).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -38,6 +45,8 @@ import nbformat
 
 import course_lib
 from course_lib import sandbox
+from course_lib.outside_checks import outside_checks
+from course_lib.replay import verify_submission
 from course_lib.submission_audit import Flag, audit_notebook
 
 __all__ = ["StudentResult", "grade_class", "usable_cores"]
@@ -61,6 +70,7 @@ class StudentResult:
     failed_tests: dict[str, str] = field(default_factory=dict)  # grade id -> why
     crashed_cells: list[str] = field(default_factory=list)  # where the kernel died
     answer_errors: dict[str, str] = field(default_factory=dict)  # answer cell -> its error
+    withdrawn: dict[str, str] = field(default_factory=dict)  # test passed in-kernel -> why not
     sandboxed: bool = False
     flags: list[Flag] = field(default_factory=list)
     seconds: float = 0.0
@@ -99,6 +109,7 @@ class _Run:
     cell_timeout: float | None
     submission_timeout: float
     sandboxed: bool
+    policy: sandbox.SandboxPolicy | None = None
     release_folder: str = "assignments"
 
     def nbgrader(self, *args: str, runtime_dir: str = "") -> list[str]:
@@ -154,50 +165,126 @@ def _policy(course_root: Path, memory_gib: float | None, cpu_seconds: int | None
 
 
 def _grade_student(run: _Run, student: str) -> StudentResult:
-    """Autograde and write feedback for one student, each in an nbgrader process."""
+    """Autograde, check outside, and write feedback for one student."""
     start = time.perf_counter()
     log = run.out / "logs" / f"{student}.log"
-    steps = [("autograde", "--force"), ("generate_feedback", "--force")]
     # Short and private: Unix socket paths are limited to about 100 characters.
     runtime_dir = tempfile.mkdtemp(prefix=sandbox.RUNTIME_PREFIX)
     try:
-        return _run_steps(run, student, steps, log, runtime_dir, start)
-    finally:
-        shutil.rmtree(runtime_dir, ignore_errors=True)
-
-
-def _run_steps(
-    run: _Run, student: str, steps: list, log: Path, runtime_dir: str, start: float
-) -> StudentResult:
-    with log.open("w") as out:
-        for step, *flags in steps:
-            command = run.nbgrader(
-                step, run.assignment, "--student", student, *flags, runtime_dir=runtime_dir
-            )
-            try:
-                code = subprocess.run(
-                    command,
-                    cwd=run.course_root,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=run.environment(runtime_dir),
-                    timeout=run.submission_timeout,
-                    check=False,
-                ).returncode
-            except subprocess.TimeoutExpired:
-                code, step = None, f"{step} (stopped after {run.submission_timeout:g} s)"
-            if code != 0:
+        with log.open("w") as out:
+            failed = _run_steps(run, student, [("autograde", "--force")], out, runtime_dir)
+            if failed:
                 return StudentResult(
                     student,
                     "failed",
                     seconds=time.perf_counter() - start,
-                    message=f"nbgrader {step} failed; see {log}",
+                    message=f"{failed}; see {log}",
                 )
+            withdrawn = _check_outside(run, student, runtime_dir)
+            failed = _run_steps(run, student, [("generate_feedback", "--force")], out, runtime_dir)
+            if failed:
+                return StudentResult(
+                    student,
+                    "failed",
+                    seconds=time.perf_counter() - start,
+                    message=f"{failed}; see {log}",
+                )
+    finally:
+        shutil.rmtree(runtime_dir, ignore_errors=True)
     seconds = time.perf_counter() - start
     submitted = run.course_root / "submitted" / student / run.assignment
-    state = {"timestamp": _timestamp(submitted), "seconds": round(seconds, 2)}
+    state = {
+        "timestamp": _timestamp(submitted),
+        "seconds": round(seconds, 2),
+        "withdrawn": withdrawn,
+    }
     (run.out / "state" / f"{student}.json").write_text(json.dumps(state) + "\n")
     return StudentResult(student, "graded", seconds=seconds)
+
+
+def _seed(run: _Run, student: str) -> int:
+    """The outside check's seed for one student: fixed across regrades, unknown to students
+    (it comes from a secret kept in the grading folder, which kernels cannot see)."""
+    secret_file = run.out.parent / ".outside-check-secret"
+    if not secret_file.is_file():
+        try:
+            with os.fdopen(
+                os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
+            ) as file:
+                file.write(secrets.token_hex(16))
+        except FileExistsError:  # another grading process made it first
+            pass
+    key = f"{secret_file.read_text().strip()}:{run.assignment}:{student}"
+    return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
+
+
+def _check_outside(run: _Run, student: str, runtime_dir: str) -> dict[str, str]:
+    """Run the outside check; withdraw the points of the tests whose answer fails it (and
+    give back those an earlier run withdrew). Returns test -> why withdrawn."""
+    from nbgrader.api import Gradebook
+
+    checks = outside_checks(run.assignment)
+    if checks is None:
+        return {}
+    submitted = run.course_root / "submitted" / student / run.assignment
+    release = run.course_root / run.release_folder / run.assignment
+    problems: dict[tuple[str, str], str] = {}  # (notebook, test) -> why
+    for notebook in sorted(submitted.glob("*.ipynb")):
+        if not (release / notebook.name).is_file():
+            continue
+        verdicts = verify_submission(
+            notebook,
+            release / notebook.name,
+            checks,
+            seed=_seed(run, student),
+            policy=run.policy,
+            cell_timeout=run.cell_timeout or 60.0,
+            environment=run.environment(runtime_dir),
+        )
+        for verdict in verdicts:
+            for test in verdict.tests:
+                if verdict.problem and (notebook.stem, test) not in problems:
+                    problems[notebook.stem, test] = verdict.problem
+    state = run.out / "state" / f"{student}.json"
+    before = json.loads(state.read_text()).get("withdrawn", {}) if state.is_file() else {}
+    withdrawn = {}
+    with Gradebook(run.db_url) as gradebook:
+        for notebook in gradebook.find_submission(run.assignment, student).notebooks:
+            for grade in notebook.grades:
+                why = problems.get((notebook.name, grade.name))
+                if why and grade.auto_score:
+                    grade.manual_score = 0.0
+                    grade.needs_manual_grade = True  # for the instructor to look at
+                    withdrawn[grade.name] = why
+                elif grade.name in before and grade.manual_score == 0.0:
+                    # An earlier run withdrew it; this submission passes.
+                    grade.manual_score = None
+                    grade.needs_manual_grade = False
+        gradebook.db.commit()
+    return withdrawn
+
+
+def _run_steps(run: _Run, student: str, steps: list, out, runtime_dir: str) -> str:
+    """Run nbgrader steps; returns what failed, or ''."""
+    for step, *flags in steps:
+        command = run.nbgrader(
+            step, run.assignment, "--student", student, *flags, runtime_dir=runtime_dir
+        )
+        try:
+            code = subprocess.run(
+                command,
+                cwd=run.course_root,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=run.environment(runtime_dir),
+                timeout=run.submission_timeout,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            code, step = None, f"{step} (stopped after {run.submission_timeout:g} s)"
+        if code != 0:
+            return f"nbgrader {step} failed"
+    return ""
 
 
 def _already_graded(run: _Run, student: str) -> bool:
@@ -243,14 +330,25 @@ def _read_grades(run: _Run, result: StudentResult) -> None:
         result.crashed_cells = [
             cell for cell, why in reasons.items() if why.startswith("DeadKernelError")
         ]
+        state = run.out / "state" / f"{result.student}.json"
+        result.withdrawn = (
+            json.loads(state.read_text()).get("withdrawn", {}) if state.is_file() else {}
+        )
         auto_score = auto_max = 0.0
         for notebook in submission.notebooks:
             for grade in notebook.grades:
                 if grade.auto_score is None or grade.cell_type != "code":
                     continue  # written answers and tasks are graded by hand
-                auto_score += grade.auto_score
+                # A withdrawn test carries a manual score of 0, which overrides its own.
+                score = grade.auto_score if grade.manual_score is None else grade.manual_score
+                auto_score += score
                 auto_max += grade.max_score
-                if grade.auto_score < grade.max_score:
+                if grade.name in result.withdrawn:
+                    result.failed_tests[grade.name] = (
+                        "passed in the student's kernel, failed the outside check: "
+                        + result.withdrawn[grade.name]
+                    )
+                elif score < grade.max_score:
                     result.failed_tests[grade.name] = reasons.get(grade.name, "no output")
         result.auto_score, result.auto_max_score = auto_score, auto_max
         tests = {grade.name for notebook in submission.notebooks for grade in notebook.grades}
@@ -261,6 +359,10 @@ def _read_grades(run: _Run, result: StudentResult) -> None:
 
 def _audit(run: _Run, result: StudentResult) -> None:
     submitted = run.course_root / "submitted" / result.student / run.assignment
+    result.flags += [
+        Flag("passes a test in its kernel but not outside it", test, why)
+        for test, why in result.withdrawn.items()
+    ]
     for notebook in sorted(submitted.glob("*.ipynb")):
         # The released notebook: its test cells are what the student was given.
         source = run.course_root / run.release_folder / run.assignment / notebook.name
@@ -413,8 +515,9 @@ def grade_class(
             stacklevel=2,
         )
     use_sandbox = sandboxed is not False and problem is None
-    if use_sandbox:
-        sandbox.install_kernel(out / "jupyter", _policy(course_root, memory_gib, cpu_seconds))
+    policy = _policy(course_root, memory_gib, cpu_seconds) if use_sandbox else None
+    if policy is not None:
+        sandbox.install_kernel(out / "jupyter", policy)
     run = _Run(
         assignment,
         course_root,
@@ -423,6 +526,7 @@ def grade_class(
         cell_timeout,
         submission_timeout=submission_timeout,
         sandboxed=use_sandbox,
+        policy=policy,
     )
     chosen = set(students or submitted)
     pending = [

@@ -68,12 +68,19 @@ class SandboxPolicy:
         readable: Folders inside ``hidden`` shown again, read-only (environment, library).
         memory_bytes: Address-space limit of the kernel (None: unlimited; CUDA needs that).
         cpu_seconds: CPU-time limit of the kernel over the whole notebook (None: unlimited).
+        replaced: ``(file, replacement)`` pairs: ``file`` shows ``replacement``'s content
+            (read-only), applied after ``readable`` (:mod:`course_lib.replay` swaps graded
+            references for versions that refuse to run).
+        emptied: Folders inside ``readable`` replaced by empty ones (the ``__pycache__`` of
+            replaced modules, whose compiled code would bring the originals back).
     """
 
     hidden: tuple[str, ...]
     readable: tuple[str, ...] = ()
     memory_bytes: int | None = None
     cpu_seconds: int | None = None
+    replaced: tuple[tuple[str, str], ...] = ()
+    emptied: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -83,6 +90,8 @@ class SandboxPolicy:
         fields = json.loads(text)
         fields["hidden"] = tuple(fields["hidden"])
         fields["readable"] = tuple(fields["readable"])
+        fields["replaced"] = tuple(tuple(pair) for pair in fields.get("replaced", ()))
+        fields["emptied"] = tuple(fields.get("emptied", ()))
         return cls(**fields)
 
 
@@ -129,6 +138,10 @@ def bwrap_command(
         argv += ["--tmpfs", folder]
     for folder in policy.readable:
         argv += ["--ro-bind", folder, folder]
+    for folder in policy.emptied:
+        argv += ["--tmpfs", folder]
+    for path, replacement in policy.replaced:
+        argv += ["--ro-bind", replacement, path]
     for path in readable_files:
         argv += ["--ro-bind", str(path), str(path)]
     for folder in (workdir, *writable):

@@ -3,9 +3,10 @@ hostile code.
 
 One throw-away course, one batch of the logit assignment: the reference, the stub, a
 plausible wrong answer, and hostile submissions: one kills its kernel, one patches the checks
-and imports the graded reference, one reads the course's solutions, one opens a network
-connection, one allocates 16 GiB, one edits, retypes and deletes test cells, one pastes a
-copy of a graded cell, one prints 10 MB, one returns NaN.
+and imports the graded reference, one hides a wrong answer behind patched checks, one reads
+the course's solutions, one opens a network connection, one allocates 16 GiB, one edits,
+retypes and deletes test cells, one pastes a copy of a graded cell, one prints 10 MB, one
+returns NaN.
 """
 
 import csv
@@ -32,6 +33,14 @@ PATCHED = (
     "from course_lib.logit import logit_nll\n"
 )
 
+
+# The summed loss behind checks that always pass: full marks in its own kernel.
+PATCHED_WRONG = (
+    "import course_lib.grading\n"
+    "course_lib.grading.check_close = lambda *args, **kwargs: None\n"
+    "course_lib.grading.check_function = lambda *args, **kwargs: None\n"
+    + WRONG_ANSWERS[ASSIGNMENT]["c_summed_loss"][0]["logit_nll"]
+)
 
 SANDBOX_PROBLEM = sandbox_problem()
 NETWORK = "import socket\nsocket.create_connection(('192.0.2.1', 80), timeout=5)\n"
@@ -99,6 +108,7 @@ def course(tmp_path_factory):
         "g_snoop": completed_copy(release, source, {"report": _snoop(course)}),
         "h_network": completed_copy(release, source, {"report": NETWORK}),
     }
+    submissions["n_patched_wrong"] = completed_copy(release, source, {"logit_nll": PATCHED_WRONG})
     submissions["j_tampered"] = _tampered_stub(release)
     submissions["k_duplicate"] = _with_copied_answer(completed_copy(release, source))
     submissions["l_prints"] = completed_copy(release, source, {"report": _loud_report(source)})
@@ -129,7 +139,7 @@ def graded(course):
 
 def test_every_student_is_graded_in_parallel(graded, course):
     hostile = ["e_exit", "f_patched", "g_snoop", "h_network", "j_tampered", "k_duplicate"]
-    hostile += ["l_prints", "m_nan"]
+    hostile += ["l_prints", "m_nan", "n_patched_wrong"]
     hostile += [] if SANDBOX_PROBLEM else ["i_memory"]
     assert sorted(graded) == sorted(["a_reference", "c_summed_loss", "d_stub", *hostile])
     assert {r.status for r in graded.values()} == {"graded"}
@@ -200,6 +210,34 @@ def test_copies_floods_and_nans_are_graded_like_any_answer(graded):
     assert 0 < nan.auto_score < nan.auto_max_score
 
 
+def test_patched_checks_and_the_reference_earn_nothing_outside_the_kernel(graded):
+    """Both pass the logit_nll tests in their own kernel; the outside check withdraws them."""
+    nll_tests = {"test_logit_nll", "test_logit_nll_extreme"}
+    for student, why in (("f_patched", "graded reference"), ("n_patched_wrong", "differs")):
+        result = graded[student]
+        assert nll_tests <= set(result.withdrawn), (student, result.withdrawn)
+        assert all(why in result.withdrawn[test] for test in nll_tests), result.withdrawn
+        assert nll_tests <= set(result.failed_tests)
+        assert 0 < result.auto_score < result.auto_max_score
+        assert "passes a test in its kernel but not outside it" in {f.kind for f in result.flags}
+    # The summed loss alone fails exactly these tests: behind patched checks, no better.
+    _, failing = WRONG_ANSWERS[ASSIGNMENT]["c_summed_loss"]
+    assert set(graded["n_patched_wrong"].failed_tests) == failing
+    assert graded["n_patched_wrong"].auto_score == graded["c_summed_loss"].auto_score
+
+
+def test_withdrawn_points_show_in_the_gradebook_and_the_feedback(graded, course):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        grade = gradebook.find_grade("test_logit_nll", ASSIGNMENT, ASSIGNMENT, "n_patched_wrong")
+        assert grade.manual_score == 0 and grade.auto_score == grade.max_score > 0
+        assert grade.score == 0
+    feedback = course / "feedback" / "n_patched_wrong" / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    assert graded["n_patched_wrong"].score == graded["c_summed_loss"].score
+    assert feedback.is_file()
+
+
 def test_the_report_flags_patched_checks_and_the_reference(graded):
     kinds = {flag.kind for flag in graded["f_patched"].flags}
     assert "patches course_lib.grading.check_close" in kinds
@@ -231,20 +269,26 @@ def test_a_second_run_keeps_what_was_graded_and_regrades_what_changed(graded, co
     }
     assert {r.status for r in again.values()} == {"kept"}
     assert again["a_reference"].score == graded["a_reference"].score
+    assert again["n_patched_wrong"].withdrawn == graded["n_patched_wrong"].withdrawn
     assert {path.name: path.stat().st_mtime_ns for path in logs.iterdir()} == before
 
-    # d_stub hands in again (the reference answers, this time): only d_stub is graded.
+    # d_stub and n_patched_wrong hand in again (the reference answers, this time): only they
+    # are graded, and the points withdrawn from n_patched_wrong come back.
     drop = course / "resubmission"
     drop.mkdir()
     release = course / "assignments" / ASSIGNMENT / NOTEBOOK
     source = course / "solutions" / ASSIGNMENT / NOTEBOOK
-    nbformat.write(completed_copy(release, source), drop / "d_stub.ipynb")
+    again = {"d_stub", "n_patched_wrong"}
+    for student in again:
+        nbformat.write(completed_copy(release, source), drop / f"{student}.ipynb")
     collect_submissions(ASSIGNMENT, drop, course)
-    third = grade_class(ASSIGNMENT, course, jobs=1, cell_timeout=TIMEOUT, progress=False)
+    third = grade_class(ASSIGNMENT, course, jobs=2, cell_timeout=TIMEOUT, progress=False)
     third = {r.student: r for r in third}
-    assert third["d_stub"].status == "graded"
-    assert third["d_stub"].auto_score == third["d_stub"].auto_max_score
-    assert {s for s, r in third.items() if r.status == "kept"} == set(graded) - {"d_stub"}
+    for student in again:
+        assert third[student].status == "graded"
+        assert third[student].auto_score == third[student].auto_max_score
+        assert not third[student].withdrawn and not third[student].failed_tests
+    assert {s for s, r in third.items() if r.status == "kept"} == set(graded) - again
     state = json.loads((course / "grading" / ASSIGNMENT / "state" / "d_stub.json").read_text())
     assert (
         state["timestamp"]

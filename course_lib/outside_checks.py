@@ -1,0 +1,212 @@
+"""Per assignment: the answers checked outside the student's kernel, and the references
+disabled while they run (see :mod:`course_lib.replay`).
+
+Each answer is compared with the reference on cases drawn like the notebook's hidden tests,
+with the same tolerances, from a seed the student does not know. The disabled modules are
+the ones that hold what the answers must not borrow: the reference implementations, and
+the grading helpers that wrap them.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from course_lib import grading
+from course_lib.datasets import binary_choice
+from course_lib.replay import Answer, OutsideChecks
+
+__all__ = ["OUTSIDE_CHECKS", "outside_checks"]
+
+
+def _logit_fits(seed: int) -> list[tuple]:
+    """``(x, y)`` of two small logit data sets (one and three regressors)."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for features, n in ((1, 500), (3, 600)):
+        beta = (torch.randn(features, generator=generator, dtype=torch.float64) * 0.8).tolist()
+        data = binary_choice(n=n, beta=beta, alpha=0.3, seed=seed + features)
+        cases.append((data.x, data.y))
+    return cases
+
+
+def _logit_at_the_fit(seed: int) -> list[tuple]:
+    from course_lib.logit import newton_logit
+
+    cases = []
+    for x, y in _logit_fits(seed):
+        fit = newton_logit(x, y)
+        cases.append((x, y, fit.beta, torch.tensor(fit.alpha, dtype=torch.float64)))
+    return cases
+
+
+def _newton_estimates(x, y):
+    from course_lib.logit import newton_logit
+
+    fit = newton_logit(x, y)
+    return fit.beta.to(x.dtype), torch.tensor(fit.alpha, dtype=x.dtype)
+
+
+def _logit_nll(*args):
+    from course_lib.logit import logit_nll
+
+    return logit_nll(*args)
+
+
+def _standard_errors(*args):
+    from course_lib.logit import standard_errors
+
+    return standard_errors(*args)
+
+
+def _planar_forward(*args):
+    from course_lib.flows import planar_forward
+
+    return planar_forward(*args)
+
+
+def _planar_inverse(*args):
+    from course_lib.flows import planar_inverse
+
+    return planar_inverse(*args)
+
+
+def _float64_planar_cases(seed: int) -> list[tuple]:
+    return [case for case in grading.planar_cases(seed) if case[0].dtype == torch.float64]
+
+
+def _coupling(inverse: bool):
+    def reference(z, mask, conditioner):
+        from course_lib.flows import affine_coupling
+
+        return affine_coupling(z, mask, conditioner, inverse=inverse)
+
+    return reference
+
+
+def _sinkhorn(debias: bool):
+    def reference(x, y, blur):
+        return grading.geomloss_sinkhorn(x, y, blur, debias=debias)
+
+    return reference
+
+
+OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
+    "logit_mle": OutsideChecks(
+        answers=(
+            Answer(
+                "logit_nll",
+                ("test_logit_nll", "test_logit_nll_extreme"),
+                lambda seed: (
+                    grading.logit_cases(seed) + grading.logit_cases(seed + 1, extreme=True)
+                ),
+                _logit_nll,
+            ),
+            Answer(
+                "fit_logit_gd",
+                ("test_fit_logit_gd",),
+                _logit_fits,
+                _newton_estimates,
+                rtol=0.0,
+                atol=5e-3,
+            ),
+            Answer(
+                "logit_standard_errors",
+                ("test_logit_standard_errors",),
+                _logit_at_the_fit,
+                _standard_errors,
+                rtol=1e-5,
+            ),
+        ),
+        disabled={"course_lib.logit": None},
+    ),
+    "planar_realnvp": OutsideChecks(
+        answers=(
+            Answer(
+                "planar_forward",
+                ("test_planar_forward",),
+                grading.planar_cases,
+                _planar_forward,
+                rtol=1e-4,
+                atol=1e-5,
+            ),
+            Answer(
+                "planar_inverse",
+                ("test_planar_inverse",),
+                _float64_planar_cases,
+                _planar_inverse,
+                rtol=1e-6,
+                atol=1e-6,
+            ),
+            Answer(
+                "coupling_forward", ("test_coupling",), grading.coupling_cases, _coupling(False)
+            ),
+            Answer(
+                "coupling_inverse", ("test_coupling",), grading.coupling_cases, _coupling(True)
+            ),
+        ),
+        disabled={
+            "course_lib.flows.planar": None,
+            "course_lib.flows.coupling": (
+                "_Coupling",
+                "_affine_transformer",
+                "_coupling",
+                "AffineCoupling",
+                "affine_coupling",
+                "realnvp",
+            ),
+        },
+    ),
+    "sinkhorn": OutsideChecks(
+        answers=(
+            Answer(
+                "sinkhorn_cost",
+                ("test_sinkhorn_cost",),
+                grading.sinkhorn_cases,
+                _sinkhorn(False),
+                rtol=1e-3,
+                atol=1e-3,
+            ),
+            Answer(
+                "sinkhorn_divergence",
+                ("test_sinkhorn_divergence", "test_sinkhorn_closed_form"),
+                grading.sinkhorn_cases,
+                _sinkhorn(True),
+                rtol=1e-3,
+                atol=1e-3,
+            ),
+        ),
+        disabled={
+            "course_lib.transport.sinkhorn": None,
+            "course_lib.grading": ("geomloss_sinkhorn",),
+        },
+    ),
+    "splines": OutsideChecks(
+        answers=(
+            Answer(
+                "rq_spline_forward",
+                ("test_spline_values", "test_spline_log_derivative", "test_spline_tails"),
+                grading.spline_cases,
+                grading.rq_spline_from_knots,
+                rtol=1e-5,
+                atol=1e-5,
+            ),
+        ),
+        disabled={
+            "course_lib.flows.splines": (
+                "_rq_spline",
+                "_spline_transformer",
+                "RQSpline",
+                "SplineAutoregressive",
+                "SplineCoupling",
+                "neural_spline_flow",
+                "rq_spline",
+            ),
+            "course_lib.grading": ("rq_spline_from_knots",),
+        },
+    ),
+}
+
+
+def outside_checks(assignment: str) -> OutsideChecks | None:
+    """The outside checks of ``assignment``, or None if it declares none."""
+    return OUTSIDE_CHECKS.get(assignment)
