@@ -17,7 +17,14 @@ from course_lib.conditional.model import (
     load_checkpoint,
     save_checkpoint,
 )
-from course_lib.conditional.metrics import coverage, normal_fit, pit_histogram, pulls, r2_score
+from course_lib.conditional.metrics import (
+    coverage,
+    normal_fit,
+    pit_histogram,
+    pit_ks,
+    pulls,
+    r2_score,
+)
 from course_lib.conditional.plots import (
     plot_pit,
     plot_posterior_corner,
@@ -43,6 +50,7 @@ __all__ = [
     "load_checkpoint",
     "normal_fit",
     "pit_histogram",
+    "pit_ks",
     "plot_pit",
     "plot_posterior_corner",
     "plot_predicted_vs_true",

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from course_lib._validation import check_positive_int, describe
-from course_lib.conditional.metrics import coverage, normal_fit, pulls, r2_score
+from course_lib.conditional.metrics import coverage, normal_fit, pit_ks, pulls, r2_score
 from course_lib.conditional.model import ConditionalDensityModel, Prediction
 
 __all__ = ["Evaluation", "evaluate"]
@@ -23,6 +23,7 @@ class Evaluation:
             training loss; subtract ``sum(log label_std)`` for physical units).
         pull_mean, pull_std: The normal fitted to the pulls (ideally 0 and 1).
         coverage68, coverage95: Coverage of the central 68% and 95% intervals.
+        pit_ks: Kolmogorov-Smirnov distance of the PIT values from uniform.
         r2: :math:`R^2` of the posterior means.
         prediction: The posterior means and standard deviations (physical units).
         pulls: Shape ``(stars, labels)``.
@@ -34,6 +35,7 @@ class Evaluation:
     pull_std: Tensor
     coverage68: Tensor
     coverage95: Tensor
+    pit_ks: Tensor
     r2: Tensor
     prediction: Prediction
     pulls: Tensor
@@ -47,6 +49,7 @@ class Evaluation:
             "pull_std": self.pull_std.tolist(),
             "coverage68": self.coverage68.tolist(),
             "coverage95": self.coverage95.tolist(),
+            "pit_ks": self.pit_ks.tolist(),
             "r2": self.r2.tolist(),
         }
 
@@ -93,10 +96,15 @@ def evaluate(
     for start in range(0, z.shape[0], batch_size):
         dist = model(flux[start : start + batch_size])
         total += float(dist.log_prob(z[start : start + batch_size]).sum())
-    prediction = model.predict(
-        flux, summary_samples=samples, batch_size=batch_size, seed=seed
-    )
-    pit = model.pit(flux, labels, samples=samples, batch_size=batch_size, seed=seed)
+    if model.kind == "flow":
+        # One set of samples gives the mean, the std and the PIT.
+        prediction = model.predict(
+            flux, samples=samples, summary_samples=samples, batch_size=batch_size, seed=seed
+        )
+        pit = (prediction.samples <= labels).to(labels.dtype).mean(0)
+    else:
+        prediction = model.predict(flux, batch_size=batch_size, seed=seed)
+        pit = model.pit(flux, labels, batch_size=batch_size)
     model.train(was_training)
     values = pulls(labels, prediction.mean, prediction.std)
     pull_mean, pull_std = normal_fit(values)
@@ -107,6 +115,7 @@ def evaluate(
         pull_std=pull_std,
         coverage68=covered[0],
         coverage95=covered[1],
+        pit_ks=pit_ks(pit),
         r2=r2_score(labels, prediction.mean),
         prediction=prediction,
         pulls=values,

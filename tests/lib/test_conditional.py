@@ -28,6 +28,7 @@ from course_lib.conditional import (  # noqa: E402
     load_checkpoint,
     normal_fit,
     pit_histogram,
+    pit_ks,
     plot_pit,
     plot_posterior_corner,
     plot_predicted_vs_true,
@@ -311,10 +312,12 @@ def test_labels_drawn_from_the_prediction_are_calibrated():
         assert ((row - level).abs() < 5 * math.sqrt(level * (1 - level) / n)).all()
     shares = pit_histogram(pit, bins=10)
     assert ((shares - 0.1).abs() < 5 * math.sqrt(0.09 / n)).all()
+    assert (pit_ks(pit) < 1.95 / math.sqrt(n)).all()  # the KS test's 0.1% critical value
     # Overconfident predictions (std halved): pulls too wide, coverage too low.
     narrow = pulls(true, mean, std / 2)
     assert (normal_fit(narrow)[1] > 1.9).all()
     assert (coverage(Normal(mean, std / 2).cdf(true), (0.68,)) < 0.45).all()
+    assert (pit_ks(Normal(mean, std / 2).cdf(true)) > 0.1).all()
 
 
 def test_metrics_against_scipy_numpy_and_sklearn():
@@ -331,6 +334,9 @@ def test_metrics_against_scipy_numpy_and_sklearn():
     for j in range(2):
         counts, _ = np.histogram(pit[:, j].numpy(), bins=8, range=(0, 1))
         assert np.allclose(pit_histogram(pit, bins=8)[:, j].numpy(), counts / 400)
+    for j in range(2):
+        expected = stats.kstest(pit[:, j].numpy(), "uniform").statistic
+        assert math.isclose(pit_ks(pit)[j].item(), expected, rel_tol=1e-12)
     # Coverage from the PIT is coverage of the central interval of the quantiles.
     mean, std = torch.zeros(400, 2).double(), torch.ones(400, 2).double()
     normal = Normal(mean, std)
@@ -367,7 +373,7 @@ def test_evaluate_and_figures(head, data):
     assert math.isclose(result.nll, -model(flux).log_prob(z).mean().item(), rel_tol=1e-9)
     assert result.pulls.shape == result.pit.shape == (30, 3)
     assert torch.allclose(result.r2, r2_score(labels, result.prediction.mean))
-    keys = {"nll", "pull_mean", "pull_std", "coverage68", "coverage95", "r2"}
+    keys = {"nll", "pull_mean", "pull_std", "coverage68", "coverage95", "pit_ks", "r2"}
     assert set(result.summary()) == keys
     names = model.label_names
     assert len(plot_pulls(result.pulls, names=names)) == 3
