@@ -12,6 +12,9 @@ Issue #11, part 3 (its cheap subset), measured in throw-away copies so the repos
   and graded by ``make grade``'s engine (:func:`course_lib.class_grading.grade_class`, which
   also writes feedback and the report) with 1 and then 2 jobs, sandboxed where the machine
   allows, with the helpers of ``tests/assignments/nbgrader_course.py``.
+* ``class/<assignment>``: a synthetic class of ``CLASS_SIZE`` submissions (the reference
+  answers, a plausible wrong answer and the empty stub, mixed 7:2:1) graded with 2 jobs, as
+  ``make grade`` does for a real class (issue #9).
 * ``sandbox``: the isolation overhead per submission: starting a sandboxed kernel, running
   one cell and stopping it, against a plain kernel (issue #9's goal: under 1 s).
 
@@ -43,6 +46,8 @@ DESCRIPTION = (
 FULL_ONLY = True
 BOOK_FLAGS = ("-W", "-n", "--keep-going")
 SUBMISSIONS = 4
+CLASS_SIZE = 200
+CLASS_ASSIGNMENT = "logit_mle"
 JOBS = (1, 2)  # issue #9's goal: at least 1.7x faster with 2 jobs on 2 cores
 COURSE_ID = "deep-probabilistic-models"  # as in nbgrader_config.py
 BUILD_TIMEOUT = 1800
@@ -56,6 +61,9 @@ UNITS = {
     "submissions_per_minute": "1/min",
     "submissions_per_minute_2_jobs": "1/min",
     "speedup_2_jobs": "x",
+    "class_seconds": "s",
+    "class_seconds_per_submission": "s",
+    "class_submissions_per_minute": "1/min",
     "plain_kernel_seconds": "s",
     "sandboxed_kernel_seconds": "s",
     "isolation_overhead_seconds": "s",
@@ -204,6 +212,66 @@ def _measure_autograde(assignment: str) -> dict:
     }
 
 
+def _class_submission(helpers, release: Path, source: Path, k: int, assignment: str):
+    """Student k of the synthetic class: reference, wrong or empty, mixed 7:2:1."""
+    import nbformat
+    from wrong_answers import WRONG_ANSWERS
+
+    kind = k % 10
+    if kind == 9:
+        return nbformat.read(release, as_version=4)
+    if kind >= 7 and WRONG_ANSWERS.get(assignment):
+        answers, _ = next(iter(WRONG_ANSWERS[assignment].values()))
+        return helpers.completed_copy(release, source, answers)
+    return helpers.completed_copy(release, source)
+
+
+def _measure_class(assignment: str) -> dict:
+    """A synthetic class of CLASS_SIZE submissions graded by `make grade`'s engine, 2 jobs."""
+    import nbformat
+
+    from course_lib.class_grading import grade_class
+    from course_lib.instructor import collect_submissions
+    from course_lib.sandbox import sandbox_problem
+
+    helpers = _assignment_helpers()
+    sandboxed = sandbox_problem() is None
+    with tempfile.TemporaryDirectory(prefix="bench-class-") as folder:
+        course = helpers.new_course(Path(folder) / "course")
+        release = helpers.generate(course, assignment)
+        drop = Path(folder) / "submissions"
+        students = [f"student_{k:03d}" for k in range(CLASS_SIZE)]
+        for k, student in enumerate(students):
+            for notebook in helpers.source_notebooks(assignment):
+                source = course / "solutions" / assignment / notebook
+                target = drop / student / notebook
+                target.parent.mkdir(parents=True, exist_ok=True)
+                submission = _class_submission(helpers, release / notebook, source, k, assignment)
+                nbformat.write(submission, target)
+        collect_submissions(assignment, drop, course)
+        start = time.perf_counter()
+        results = grade_class(assignment, course, jobs=2, sandboxed=sandboxed, progress=False)
+        seconds = time.perf_counter() - start
+        failed = [r.student for r in results if r.status != "graded"]
+        if failed:
+            raise RuntimeError(f"grading failed for {failed}; see {course / 'grading'}")
+        full = sum(r.auto_score == r.auto_max_score for r in results)
+    return {
+        "figures": {
+            "class_seconds": seconds,
+            "class_seconds_per_submission": seconds / CLASS_SIZE,
+            "class_submissions_per_minute": 60 * CLASS_SIZE / seconds,
+        },
+        "info": {
+            "submissions": CLASS_SIZE,
+            "jobs": 2,
+            "sandboxed": sandboxed,
+            "full_marks": full,
+            "mix": "reference 7 : wrong answer 2 : empty stub 1",
+        },
+    }
+
+
 def _kernel_round_trip(kernel_name: str, ip: str) -> float:
     """Seconds to start a kernel, run one cell and shut it down."""
     from jupyter_client.manager import KernelManager
@@ -239,9 +307,7 @@ def _measure_sandbox() -> dict:
         os.environ.update(JUPYTER_PATH=str(data), JUPYTER_RUNTIME_DIR=str(sockets))
         try:
             plain = [_kernel_round_trip("python3", str(sockets / "p")) for _ in range(3)]
-            boxed = [
-                _kernel_round_trip(sandbox.KERNEL_NAME, str(sockets / "s")) for _ in range(3)
-            ]
+            boxed = [_kernel_round_trip(sandbox.KERNEL_NAME, str(sockets / "s")) for _ in range(3)]
         finally:
             for name, value in saved.items():
                 os.environ.pop(name, None) if value is None else os.environ.update({name: value})
@@ -294,5 +360,10 @@ def cases(options: Options) -> list[Case]:
         )
         for assignment in assignments
     ]
+    whole_class = Case(
+        f"class/{CLASS_ASSIGNMENT}",
+        lambda: _measure_class(CLASS_ASSIGNMENT),
+        {"operation": "make grade", "assignment": CLASS_ASSIGNMENT, "submissions": CLASS_SIZE},
+    )
     isolation = Case("sandbox", _measure_sandbox, {"operation": "grading kernel start"})
-    return [book, *grading, isolation]
+    return [book, *grading, whole_class, isolation]

@@ -291,6 +291,15 @@ def operations_table(record: dict | None) -> str:
                 f"({_number(_median(r, 'sandboxed_kernel_seconds'), 2)} s) against a plain "
                 f"kernel's ({_number(_median(r, 'plain_kernel_seconds'), 2)} s) |"
             )
+        elif r["id"].startswith("class/"):
+            seconds = _median(r, "class_seconds")
+            rows.append(
+                f"| grade a class of {r['submissions']} (`{r['assignment']}`) | "
+                f"{_number(_median(r, 'class_seconds_per_submission'), 1)} per submission | "
+                f"{_number(seconds / 60, 1)} min in all with {r['jobs']} jobs, "
+                f"{_number(_median(r, 'class_submissions_per_minute'), 1)} submissions per "
+                f"minute; {r['mix']}; {r['full_marks']} with full marks |"
+            )
         else:
             two_jobs = _median(r, "seconds_per_submission_2_jobs")
             notes = f"{r['submissions']} submissions, 1 job"
