@@ -15,6 +15,8 @@ Issue #11, part 3 (its cheap subset), measured in throw-away copies so the repos
 * ``class/<assignment>``: a synthetic class of ``CLASS_SIZE`` submissions (the reference
   answers, a plausible wrong answer and the empty stub, mixed 7:2:1) graded with 2 jobs, as
   ``make grade`` does for a real class (issue #9).
+* ``test_suite``: the seconds of the whole test suite (``make test``'s pytest run, with the
+  environment and system packages already installed), and how many tests it ran.
 * ``sandbox``: the isolation overhead per submission: starting a sandboxed kernel, running
   one cell and stopping it, against a plain kernel (issue #9's goal: under 1 s).
 
@@ -61,6 +63,7 @@ UNITS = {
     "submissions_per_minute": "1/min",
     "submissions_per_minute_2_jobs": "1/min",
     "speedup_2_jobs": "x",
+    "test_suite_seconds": "s",
     "class_seconds": "s",
     "class_seconds_per_submission": "s",
     "class_submissions_per_minute": "1/min",
@@ -272,6 +275,24 @@ def _measure_class(assignment: str) -> dict:
     }
 
 
+def _measure_test_suite() -> dict:
+    """`make test`'s pytest run, in the repository, with its own outcome summary."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=2 * BUILD_TIMEOUT,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    if result.returncode != 0:
+        raise RuntimeError(f"the test suite failed: {summary}")
+    return {"figures": {"test_suite_seconds": seconds}, "info": {"summary": summary}}
+
+
 def _kernel_round_trip(kernel_name: str, ip: str) -> float:
     """Seconds to start a kernel, run one cell and shut it down."""
     from jupyter_client.manager import KernelManager
@@ -365,5 +386,6 @@ def cases(options: Options) -> list[Case]:
         lambda: _measure_class(CLASS_ASSIGNMENT),
         {"operation": "make grade", "assignment": CLASS_ASSIGNMENT, "submissions": CLASS_SIZE},
     )
+    suite = Case("test_suite", _measure_test_suite, {"operation": "pytest (make test)"})
     isolation = Case("sandbox", _measure_sandbox, {"operation": "grading kernel start"})
-    return [book, *grading, whole_class, isolation]
+    return [book, *grading, whole_class, suite, isolation]

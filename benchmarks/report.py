@@ -291,6 +291,11 @@ def operations_table(record: dict | None) -> str:
                 f"({_number(_median(r, 'sandboxed_kernel_seconds'), 2)} s) against a plain "
                 f"kernel's ({_number(_median(r, 'plain_kernel_seconds'), 2)} s) |"
             )
+        elif r["id"] == "test_suite":
+            rows.append(
+                f"| test suite (`make test`) | {_number(_median(r, 'test_suite_seconds'), 0)} | "
+                f"{r['summary']}; environment already installed |"
+            )
         elif r["id"].startswith("class/"):
             seconds = _median(r, "class_seconds")
             rows.append(
