@@ -159,6 +159,8 @@ def _grade(args: argparse.Namespace) -> int:
     for r in results:
         score = f"{r.score:g}/{r.max_score:g}" if r.score is not None else "-"
         flags = f", {len(r.flags)} flag(s)" if r.flags else ""
+        if r.withdrawn:
+            flags += f", {len(r.withdrawn)} test(s) failed outside the kernel"
         print(f"{r.student}: {score} ({r.status}{flags}){' ' + r.message if r.message else ''}")
     out = Path(args.course_root) / "grading" / args.assignment
     print(f"grades: {out / 'grades.csv'}; report: {out / 'report.md'}; feedback: feedback/")
