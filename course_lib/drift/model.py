@@ -232,7 +232,13 @@ class TransformationModel(nn.Module, abc.ABC):
         if isinstance(p, bool) or not isinstance(p, float | int | Tensor):
             raise TypeError(f"p must be a float or a tensor of probabilities; got {describe(p)}.")
         ref = self._reference()
-        p = torch.as_tensor(p, dtype=ref.dtype, device=ref.device).expand(x.shape[0]).clone()
+        p = torch.as_tensor(p, dtype=ref.dtype, device=ref.device)
+        if p.ndim > 1 or (p.ndim == 1 and p.shape[0] != x.shape[0]):
+            raise ValueError(
+                f"p must be a float or a 1-D tensor with one probability per row of x "
+                f"({x.shape[0]}); got shape {format_shape(p.shape)}."
+            )
+        p = p.expand(x.shape[0]).clone()
         self._check_y("p", p)
         if not ((p > 0) & (p < 1)).all():
             raise ValueError("p must lie strictly between 0 and 1; got a value outside (0, 1).")

@@ -329,6 +329,8 @@ def test_bad_input_raises_clear_errors():
         model.log_prob(y.tolist(), x)
     with pytest.raises(ValueError, match="p must lie strictly between 0 and 1"):
         model.quantile(1.0, x)
+    with pytest.raises(ValueError, match=r"one probability per row of x \(10\); got shape \(3,\)"):
+        model.quantile(torch.full((3,), 0.5, dtype=torch.float64), x)
     with pytest.raises(ValueError, match="base must be one of"):
         LocationScaleDrift(3, base="cauchy")
     with pytest.raises(TypeError, match="model must be a course_lib.drift"):
