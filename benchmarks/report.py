@@ -16,6 +16,7 @@ __all__ = [
     "PAGE",
     "RESULTS",
     "chapters_table",
+    "drift_table",
     "flows_settings",
     "flows_tables",
     "goals_list",
@@ -372,3 +373,46 @@ def transport_tables(record: dict | None) -> str:
             fits.append(title + "\n\n" + "\n".join(rows))
     blocks = ["\n".join(steps)] if len(steps) > 2 else []
     return "\n\n".join(blocks + fits) or NOT_MEASURED
+
+
+def drift_table(record: dict | None) -> str:
+    """The drift group: each model and configuration's cross-validated test log-score (mean
+    and standard deviation over the folds) beside the paper's, with minutes and epochs per
+    fold, then the goals."""
+    if record is None:
+        return NOT_MEASURED
+    rows = [
+        "| model | learning rate | epochs at most | test log-score, mean (std) | paper "
+        "| minutes per fold | epochs per fold |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in record["results"]:
+        label = r.get("label", r["id"])
+        rate = "" if r.get("lr") is None else f"{r['lr']:g}"
+        if r["status"] != "ok":
+            rows.append(f"| {label} | {rate} | | {_status(r)} | | | |")
+            continue
+        paper = r.get("paper")
+        rows.append(
+            f"| {label} | {rate} | {r['max_epochs']} "
+            f"| {_number(_median(r, 'log_score'), 2)} "
+            f"({_number(_median(r, 'log_score_std'), 2)}) "
+            f"| {'' if not paper else f'{paper[0]:.1f} ({paper[1]:.1f})'} "
+            f"| {_number(_median(r, 'minutes_per_fold'), 2)} "
+            f"| {_number(_median(r, 'epochs_per_fold'), 0)} |"
+        )
+    lines = []
+    for goal in record.get("goals", []):
+        verdict = {True: "**met**", False: "**not met**", None: "not measured"}[goal["met"]]
+        if "measured" in goal:
+            where = goal.get("best_configuration") or "none"
+            detail = f"best {_number(goal['measured'], 2)} ({where})"
+        else:
+            where = goal.get("configuration")
+            detail = (
+                f"{where}, {_number(goal['minutes_per_fold'], 2)} minutes per fold"
+                if where
+                else "no configuration reached it"
+            )
+        lines.append(f"- {goal['goal']}: {verdict}; {detail}.")
+    return "\n".join(rows) + ("\n\n" + "\n".join(lines) if lines else "")

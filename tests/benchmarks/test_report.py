@@ -234,3 +234,47 @@ def test_transport_tables_show_step_times_and_each_fit():
     assert "| 2048 | too slow, stopped |" in text
     assert "**two moons**" in text and "| 0.071 | 4,321 | 60.0 |" in text
     assert "| two data samples (floor) | 0.0500 | 0.0500 |" in text
+
+
+def test_drift_table_shows_each_configuration_beside_the_paper_and_the_goals():
+    from benchmarks import drift
+
+    assert report.drift_table(None) == report.NOT_MEASURED
+
+    def case(model, lr, score, minutes):
+        return {
+            "id": f"diabetes/{model}/lr_{lr:.0e}",
+            "status": "ok",
+            "model": model,
+            "label": drift.LABELS[model],
+            "lr": lr,
+            "max_epochs": 500,
+            "paper": list(drift.PAPER[model]) if model in drift.PAPER else None,
+            "figures": {
+                "log_score": _figure(score, "nats per observation"),
+                "log_score_std": _figure(0.12, "nats per observation"),
+                "minutes_per_fold": _figure(minutes, "min"),
+                "epochs_per_fold": _figure(80.0, "epochs"),
+                "best_epoch": _figure(50.0, "epochs"),
+            },
+        }
+
+    results = [
+        case("gaussian", 1e-3, -5.41, 0.1),
+        case("drift-ls", 1e-3, -5.19, 0.5),
+        case("drift-ls", 1e-2, -5.15, 0.2),
+        case("drift-inter", 1e-3, -5.3, 0.4),
+        {"id": "diabetes/drift-tp/lr_1e-03", "status": "failed", "message": "boom",
+         "label": "DRIFT-TP", "lr": 1e-3},
+    ]
+    met, fastest = drift.goals(results)
+    assert met["met"] is True and met["measured"] == -5.15
+    assert fastest["configuration"] == "diabetes/drift-ls/lr_1e-02"
+    text = report.drift_table(_record(results, [met, fastest]))
+    assert "| Gaussian location-scale network | 0.001 | 500 | -5.41 (0.12) | -5.8 (0.3) " in text
+    assert "| DRIFT-INTER | 0.001 | 500 | -5.30 (0.12) |  | 0.40 | 80 |" in text
+    assert "| DRIFT-TP | 0.001 | | failed |" in text
+    assert "**met**; diabetes/drift-ls/lr_1e-02, 0.20 minutes per fold." in text
+    slow = drift.goals([case("drift-ls", 1e-3, -5.4, 0.5)])
+    assert [goal["met"] for goal in slow] == [False, False]
+    assert "no configuration reached it" in report.drift_table(_record(results[:1], slow))

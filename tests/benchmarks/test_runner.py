@@ -117,7 +117,8 @@ def test_list_names_every_case_without_running(capsys):
     assert {"transport/step_time/batch_2048", "transport/fit/two_moons"} <= set(listed)
     assert run.main(["--list", "--quick"]) == 0
     quick = capsys.readouterr().out.split()
-    assert quick and all(name.startswith(("toy_flows/two_moons/", "transport/")) for name in quick)
+    prefixes = ("toy_flows/two_moons/", "transport/", "drift/")
+    assert quick and all(name.startswith(prefixes) for name in quick)
     assert "transport/step_time/batch_512" in quick
     assert "transport/step_time/batch_2048" not in quick
 
