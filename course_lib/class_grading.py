@@ -71,6 +71,7 @@ class StudentResult:
     crashed_cells: list[str] = field(default_factory=list)  # where the kernel died
     answer_errors: dict[str, str] = field(default_factory=dict)  # answer cell -> its error
     withdrawn: dict[str, str] = field(default_factory=dict)  # test passed in-kernel -> why not
+    outside_check_error: str = ""  # why the outside check could not run, if it could not
     sandboxed: bool = False
     flags: list[Flag] = field(default_factory=list)
     seconds: float = 0.0
@@ -173,22 +174,22 @@ def _grade_student(run: _Run, student: str) -> StudentResult:
     try:
         with log.open("w") as out:
             failed = _run_steps(run, student, [("autograde", "--force")], out, runtime_dir)
-            if failed:
-                return StudentResult(
-                    student,
-                    "failed",
-                    seconds=time.perf_counter() - start,
-                    message=f"{failed}; see {log}",
-                )
-            withdrawn = _check_outside(run, student, runtime_dir)
-            failed = _run_steps(run, student, [("generate_feedback", "--force")], out, runtime_dir)
-            if failed:
-                return StudentResult(
-                    student,
-                    "failed",
-                    seconds=time.perf_counter() - start,
-                    message=f"{failed}; see {log}",
-                )
+            withdrawn, outside_error = {}, ""
+            if not failed:
+                try:
+                    withdrawn = _check_outside(run, student, runtime_dir)
+                except Exception as error:  # noqa: BLE001 (grade anyway; the report says so)
+                    outside_error = f"{type(error).__name__}: {error}"[:300]
+            failed = failed or _run_steps(
+                run, student, [("generate_feedback", "--force")], out, runtime_dir
+            )
+        if failed:
+            return StudentResult(
+                student,
+                "failed",
+                seconds=time.perf_counter() - start,
+                message=f"{failed}; see {log}",
+            )
     finally:
         shutil.rmtree(runtime_dir, ignore_errors=True)
     seconds = time.perf_counter() - start
@@ -197,6 +198,7 @@ def _grade_student(run: _Run, student: str) -> StudentResult:
         "timestamp": _timestamp(submitted),
         "seconds": round(seconds, 2),
         "withdrawn": withdrawn,
+        "outside_check_error": outside_error,
     }
     (run.out / "state" / f"{student}.json").write_text(json.dumps(state) + "\n")
     return StudentResult(student, "graded", seconds=seconds)
@@ -331,9 +333,9 @@ def _read_grades(run: _Run, result: StudentResult) -> None:
             cell for cell, why in reasons.items() if why.startswith("DeadKernelError")
         ]
         state = run.out / "state" / f"{result.student}.json"
-        result.withdrawn = (
-            json.loads(state.read_text()).get("withdrawn", {}) if state.is_file() else {}
-        )
+        recorded = json.loads(state.read_text()) if state.is_file() else {}
+        result.withdrawn = recorded.get("withdrawn", {})
+        result.outside_check_error = recorded.get("outside_check_error", "")
         auto_score = auto_max = 0.0
         for notebook in submission.notebooks:
             for grade in notebook.grades:
@@ -363,6 +365,10 @@ def _audit(run: _Run, result: StudentResult) -> None:
         Flag("passes a test in its kernel but not outside it", test, why)
         for test, why in result.withdrawn.items()
     ]
+    if result.outside_check_error:
+        result.flags.append(
+            Flag("could not be checked outside its kernel", "", result.outside_check_error)
+        )
     for notebook in sorted(submitted.glob("*.ipynb")):
         # The released notebook: its test cells are what the student was given.
         source = run.course_root / run.release_folder / run.assignment / notebook.name
