@@ -90,7 +90,53 @@ def _sinkhorn(debias: bool):
     return reference
 
 
+def _ls_cases(seed: int) -> list[tuple]:
+    from course_lib.drift_cases import ls_cases
+
+    return ls_cases(seed)
+
+
+def _ls_transform(*args):
+    from course_lib.drift_cases import ls_transform_reference
+
+    return ls_transform_reference(*args)
+
+
+def _ls_nll(*args):
+    from course_lib.drift_cases import ls_nll_reference
+
+    return ls_nll_reference(*args)
+
+
 OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
+    "drift_ls": OutsideChecks(
+        answers=(
+            Answer(
+                "ls_transform",
+                ("test_ls_transform",),
+                _ls_cases,
+                _ls_transform,
+                rtol=1e-5,
+                atol=1e-5,
+            ),
+            Answer(
+                "ls_nll",
+                ("test_ls_nll",),
+                _ls_cases,
+                _ls_nll,
+                rtol=1e-5,
+                atol=1e-5,
+            ),
+        ),
+        disabled={
+            "course_lib.drift_cases": (
+                "_Given",
+                "_library_transform",
+                "ls_nll_reference",
+                "ls_transform_reference",
+            ),
+        },
+    ),
     "logit_mle": OutsideChecks(
         answers=(
             Answer(

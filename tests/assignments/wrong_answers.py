@@ -5,6 +5,20 @@ and that nbgrader's Validate shows the student a message they can act on.
 """
 
 WRONG_ANSWERS = {
+    "drift_ls": {
+        # The NLL without the change-of-variables term -log h': the transformation, its
+        # derivative and the fit (by the library's loss) still score, the NLL test fails.
+        "c_nll_without_log_derivative": (
+            {
+                "ls_nll": (
+                    "def ls_nll(g, dg, w, mu, log_sigma):\n"
+                    "    h, _ = ls_transform(g, dg, w, mu, log_sigma)\n"
+                    "    return (0.5 * h**2 + 0.5 * math.log(2 * math.pi)).mean()\n"
+                )
+            },
+            {"test_ls_nll"},
+        ),
+    },
     "logit_mle": {
         # The summed NLL: the fit and the standard errors are unaffected, the loss tests fail.
         "c_summed_loss": (
