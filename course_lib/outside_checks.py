@@ -83,6 +83,17 @@ def _coupling(inverse: bool):
     return reference
 
 
+def _conditional(name: str):
+    """The reference ``name`` of :mod:`course_lib.conditional_cases`, imported when called."""
+
+    def function(*args):
+        from course_lib import conditional_cases
+
+        return getattr(conditional_cases, name)(*args)
+
+    return function
+
+
 def _sinkhorn(debias: bool):
     def reference(x, y, blur):
         return grading.geomloss_sinkhorn(x, y, blur, debias=debias)
@@ -224,6 +235,55 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
         disabled={
             "course_lib.transport.sinkhorn": None,
             "course_lib.grading": ("geomloss_sinkhorn",),
+        },
+    ),
+    "conditional_heads": OutsideChecks(
+        answers=(
+            Answer(
+                "full_gaussian_params",
+                ("test_full_gaussian_params",),
+                _conditional("params_cases"),
+                _conditional("reference_full_gaussian_params"),
+                rtol=1e-5,
+                atol=1e-6,
+            ),
+            Answer(
+                "full_gaussian_log_prob",
+                ("test_full_gaussian_log_prob",),
+                _conditional("full_gaussian_cases"),
+                _conditional("reference_full_gaussian_log_prob"),
+                rtol=1e-4,
+                atol=1e-4,
+            ),
+            Answer(
+                "pulls",
+                ("test_pulls",),
+                _conditional("pit_cases"),
+                _conditional("reference_pulls"),
+                rtol=1e-6,
+                atol=1e-6,
+            ),
+            Answer(
+                "gaussian_pit",
+                ("test_pit_coverage",),
+                _conditional("pit_cases"),
+                _conditional("gaussian_pit_reference"),
+                rtol=1e-5,
+                atol=1e-6,
+            ),
+            Answer(
+                "coverage",
+                ("test_pit_coverage",),
+                _conditional("coverage_cases"),
+                _conditional("reference_coverage"),
+                rtol=1e-6,
+                atol=1e-6,
+            ),
+        ),
+        disabled={
+            "course_lib.conditional_cases": None,
+            "course_lib.conditional.heads": ("_tril_from_vector", "FullGaussianHead"),
+            "course_lib.conditional.metrics": None,
         },
     ),
     "splines": OutsideChecks(

@@ -5,6 +5,32 @@ and that nbgrader's Validate shows the student a message they can act on.
 """
 
 WRONG_ANSWERS = {
+    "conditional_heads": {
+        # The log-likelihood without the log-determinant of the Cholesky factor: the mean and
+        # factor still score, the log-likelihood fails, and training inflates the predicted
+        # errors without bound (coverage 1), so the training test fails too.
+        "c_no_log_determinant": (
+            {
+                "full_gaussian": (
+                    "def full_gaussian_params(raw):\n"
+                    "    d = int(round((math.sqrt(9 + 8 * raw.shape[-1]) - 3) / 2))\n"
+                    "    rows, cols = torch.tril_indices(d, d)\n"
+                    "    tril = raw.new_zeros(raw.shape[0], d, d)\n"
+                    "    tril[:, rows, cols] = raw[:, d:]\n"
+                    "    diagonal = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + 1e-3\n"
+                    "    return raw[:, :d], torch.tril(tril, -1) + torch.diag_embed(diagonal)\n"
+                    "\n"
+                    "\n"
+                    "def full_gaussian_log_prob(raw, y):\n"
+                    "    mean, tril = full_gaussian_params(raw)\n"
+                    "    v = (y - mean).unsqueeze(-1)\n"
+                    "    z = torch.linalg.solve_triangular(tril, v, upper=False).squeeze(-1)\n"
+                    "    return -0.5 * (z**2).sum(-1) - 0.5 * y.shape[-1] * math.log(2 * math.pi)\n"
+                )
+            },
+            {"test_full_gaussian_log_prob", "test_training"},
+        ),
+    },
     "drift_ls": {
         # The NLL without the change-of-variables term -log h': the transformation, its
         # derivative and the fit (by the library's loss) still score, the NLL test fails.
