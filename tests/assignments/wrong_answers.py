@@ -116,4 +116,23 @@ WRONG_ANSWERS = {
             {"test_spline_log_derivative"},
         ),
     },
+    "cnf": {
+        # The divergence with the wrong sign in the augmented dynamics (+tr where the
+        # log-density falls at -tr): the divergence itself still scores; the augmented
+        # dynamics, the log-density and the fit (which then shrinks the data) fail.
+        "c_divergence_with_wrong_sign": (
+            {
+                "augmented_dynamics": (
+                    "def augmented_dynamics(f, t, state):\n"
+                    "    z = state[0]\n"
+                    "    with torch.enable_grad():\n"
+                    "        if not z.requires_grad:\n"
+                    "            z = z.detach().requires_grad_(True)\n"
+                    "        dz = f(t, z)\n"
+                    "        return dz, divergence(dz, z)\n"
+                )
+            },
+            {"test_augmented", "test_log_prob", "test_log_prob_exact", "test_training"},
+        ),
+    },
 }
