@@ -16,6 +16,7 @@ __all__ = [
     "PAGE",
     "RESULTS",
     "chapters_table",
+    "conditional_tables",
     "drift_table",
     "flows_settings",
     "flows_tables",
@@ -416,3 +417,86 @@ def drift_table(record: dict | None) -> str:
             )
         lines.append(f"- {goal['goal']}: {verdict}; {detail}.")
     return "\n".join(rows) + ("\n\n" + "\n".join(lines) if lines else "")
+
+
+_HEAD_LABELS = {
+    "diagonal": "diagonal Gaussian",
+    "full": "full Gaussian",
+    "flow": "conditional spline flow",
+}
+
+
+def conditional_tables(record: dict | None) -> str:
+    """The conditional group: one row per head (test NLL, seconds per epoch), one table of
+    calibration and accuracy per label, then the goals."""
+    if record is None:
+        return NOT_MEASURED
+    labels: list[str] = []
+    for r in record["results"]:
+        for name in r.get("figures", {}):
+            kind, _, label = name.partition("/")
+            if kind == "pull_std" and label not in labels:
+                labels.append(label)
+    timing = next((r for r in record["results"] if r["id"] == "step_time"), None)
+    heads = [
+        "| head | test NLL (nats) | s / epoch | ms / step (interleaved) | time ratio "
+        "| best epoch | parameters (head) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    per_label = {
+        label: [
+            f"**{label}**\n",
+            "| head | pull mean | pull std | 68% coverage | 95% coverage | PIT KS "
+            "| 68% / 95% coverage, low SNR | R² |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for label in labels
+    }
+    for r in record["results"]:
+        if r["id"] == "step_time":
+            continue
+        head = r.get("head", "")
+        name = _HEAD_LABELS.get(head, r["id"])
+        if r["status"] != "ok":
+            heads.append(f"| {name} | {_status(r)} | | | | | |")
+            continue
+        step_ms = ratio = "n/a"
+        if timing is not None and timing["status"] == "ok":
+            step_ms = _number(_median(timing, f"ms_per_step/{head}"), 1)
+            ratio = _number(_median(timing, f"time_ratio/{head}"), 2) + "x"
+        parameters = f"{r.get('parameters', 0):,} ({r.get('head_parameters', 0):,})"
+        heads.append(
+            f"| {name} | {_number(_median(r, 'nll'))} "
+            f"| {_number(_median(r, 'seconds_per_epoch'), 1)} | {step_ms} | {ratio} "
+            f"| {_number(_median(r, 'best_epoch'), 0)} | {parameters} |"
+        )
+        for label in labels:
+            per_label[label].append(
+                f"| {name} | {_number(_median(r, f'pull_mean/{label}'), 2)} "
+                f"| {_number(_median(r, f'pull_std/{label}'), 2)} "
+                f"| {_number(_median(r, f'coverage68/{label}'), 3)} "
+                f"| {_number(_median(r, f'coverage95/{label}'), 3)} "
+                f"| {_number(_median(r, f'pit_ks/{label}'), 3)} "
+                f"| {_number(_median(r, f'low_snr_coverage68/{label}'), 3)} / "
+                f"{_number(_median(r, f'low_snr_coverage95/{label}'), 3)} "
+                f"| {_number(_median(r, f'r2/{label}'), 3)} |"
+            )
+    verdicts = {True: "**met**", False: "**not met**", None: "not measured"}
+    goals = []
+    for goal in record.get("goals", []):
+        detail = ""
+        if goal.get("time_ratio") is not None:
+            detail = f" ({goal['time_ratio']:.2f}x)"
+        elif goal.get("calibration_score"):
+            detail = " (calibration score " + ", ".join(
+                f"{head} {_number(value, 2)}" for head, value in goal["calibration_score"].items()
+            ) + ")"
+        elif goal.get("nll"):
+            detail = " (" + ", ".join(
+                f"{head} {_number(value)}" for head, value in goal["nll"].items()
+            ) + ")"
+        goals.append(f"- {goal['goal']}: {verdicts[goal['met']]}{detail}.")
+    blocks = ["\n".join(heads)] + ["\n".join(rows) for rows in per_label.values()]
+    if goals:
+        blocks.append("\n".join(goals))
+    return "\n\n".join(blocks)

@@ -36,7 +36,7 @@ from benchmarks.cases import Case, CaseSkipped, Diverged, Options, TooSlow
 __all__ = ["GROUPS", "main", "run_group"]
 
 SCHEMA_VERSION = 1
-GROUPS = ("toy_flows", "transport", "drift", "course_operations")
+GROUPS = ("toy_flows", "transport", "conditional", "drift", "course_operations")
 RESULTS = machine.REPO / "benchmarks" / "results"
 PARTIAL = RESULTS / "partial"
 

@@ -278,3 +278,51 @@ def test_drift_table_shows_each_configuration_beside_the_paper_and_the_goals():
     slow = drift.goals([case("drift-ls", 1e-3, -5.4, 0.5)])
     assert [goal["met"] for goal in slow] == [False, False]
     assert "no configuration reached it" in report.drift_table(_record(results[:1], slow))
+
+
+def test_conditional_tables_show_each_head_each_label_and_the_goals():
+    from benchmarks import conditional
+
+    assert report.conditional_tables(None) == report.NOT_MEASURED
+    labels = conditional.LABELS
+
+    def head(name, nll, std):
+        figures = {"nll": _figure(nll, "nats"), "seconds_per_epoch": _figure(2.0)}
+        figures["best_epoch"] = _figure(11.0, "epochs")
+        for label in labels:
+            figures |= {
+                f"pull_mean/{label}": _figure(0.01, None),
+                f"pull_std/{label}": _figure(std, None),
+                f"coverage68/{label}": _figure(0.675, None),
+                f"coverage95/{label}": _figure(0.951, None),
+                f"pit_ks/{label}": _figure(0.02 * std, None),
+                f"low_snr_coverage68/{label}": _figure(0.68 - 0.1 * (std - 1), None),
+                f"low_snr_coverage95/{label}": _figure(0.95, None),
+                f"r2/{label}": _figure(0.9, None),
+            }
+        return {"id": f"head/{name}", "head": name, "status": "ok", "figures": figures,
+                "parameters": 12345, "head_parameters": 678}
+
+    timing = {
+        "id": "step_time",
+        "status": "ok",
+        "figures": {
+            "ms_per_step/diagonal": _figure(50.0, "ms"),
+            "ms_per_step/flow": _figure(60.0, "ms"),
+            "time_ratio/diagonal": _figure(1.0, None),
+            "time_ratio/flow": _figure(1.2, None),
+        },
+    }
+    every = [head("diagonal", 1.5, 1.3), head("full", 1.2, 1.2), head("flow", 0.5, 1.0), timing]
+    assert [g["met"] for g in conditional.goals(every)] == [True, True, True]
+    failed = {"id": "head/full", "head": "full", "status": "failed", "message": "boom"}
+    results = [every[0], failed, every[2], timing]
+    goals = conditional.goals(results)
+    assert [g["met"] for g in goals] == [None, None, True]
+    assert goals[2]["time_ratio"] == 1.2
+    text = report.conditional_tables(_record(results, goals))
+    assert "| conditional spline flow | 0.500 | 2.0 | 60.0 | 1.20x | 11 | 12,345 (678) |" in text
+    assert "| full Gaussian | failed |" in text
+    assert "**logg**" in text
+    assert "| diagonal Gaussian | 0.01 | 1.30 | 0.675 | 0.951 | 0.026 | 0.650 / 0.950 | 0.900 |" in text
+    assert "time per epoch is at most 1.5x the diagonal head's" in text and "(1.20x)" in text

@@ -117,7 +117,7 @@ def test_list_names_every_case_without_running(capsys):
     assert {"transport/step_time/batch_2048", "transport/fit/two_moons"} <= set(listed)
     assert run.main(["--list", "--quick"]) == 0
     quick = capsys.readouterr().out.split()
-    prefixes = ("toy_flows/two_moons/", "transport/", "drift/")
+    prefixes = ("toy_flows/two_moons/", "transport/", "conditional/", "drift/")
     assert quick and all(name.startswith(prefixes) for name in quick)
     assert "transport/step_time/batch_512" in quick
     assert "transport/step_time/batch_2048" not in quick
@@ -222,3 +222,29 @@ def test_a_group_measured_in_full_is_complete_and_a_part_of_it_is_not():
     assert not run._complete(Options(), cases[:2], cases)
     assert not run._complete(Options(quick=True), cases, cases)
     assert not run._complete(Options(steps=5), cases, cases)
+
+
+def test_tiny_conditional_run_records_every_head_and_the_timing(tmp_path):
+    """The conditional group on a few hundred stars and one epoch: figures, units, goals."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--only", "conditional", "--quick",
+         "--steps", "1", "--train-size", "240", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Warning" not in result.stderr, result.stderr[-2000:]
+    record = json.loads((tmp_path / "conditional.json").read_text())
+    check_record(record)
+    assert record["complete"] is False and record["settings"]["epochs"] == 1
+    ids = [case["id"] for case in record["results"]]
+    assert ids == ["head/diagonal", "head/full", "head/flow", "step_time"]
+    assert all(case["status"] == "ok" for case in record["results"])
+    flow = record["results"][2]["figures"]
+    assert flow["nll"]["unit"] == "nats" and 0 <= flow["coverage95/logg"]["median"] <= 1
+    timing = record["results"][3]["figures"]
+    assert timing["time_ratio/diagonal"]["median"] == 1.0
+    assert [goal["met"] is not None for goal in record["goals"]] == [True, True, True]

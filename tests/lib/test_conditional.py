@@ -127,8 +127,8 @@ def test_flow_head_shapes_and_batch_consistency(dtype):
 def test_flow_head_density_integrates_to_one_on_a_grid(kind):
     head = _randomize(FlowHead(3, 2, kind=kind, **FLOW, seed=0).double(), scale=0.2)
     context = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
-    step = 0.05
-    axis = torch.arange(-8, 8, step, dtype=torch.float64) + step / 2
+    step = 0.07
+    axis = torch.arange(-7, 7, step, dtype=torch.float64) + step / 2
     grid = torch.cartesian_prod(axis, axis)
     log_p = head(context.expand(grid.shape[0], 3)).log_prob(grid)
     assert abs(log_p.exp().sum().item() * step**2 - 1) < 2e-3
@@ -139,7 +139,7 @@ def test_flow_head_density_integrates_to_one_in_three_dimensions():
     head = _randomize(FlowHead(3, 3, **FLOW, seed=0).double(), scale=0.2)
     context = torch.tensor([[0.3, 1.0, -0.5]], dtype=torch.float64)
     q = Normal(torch.zeros(3, dtype=torch.float64), 2.5 * torch.ones(3, dtype=torch.float64))
-    x = q.sample((40_000,))
+    x = q.sample((20_000,))
     ratio = (head(context.expand(x.shape[0], 3)).log_prob(x) - q.log_prob(x).sum(-1)).exp()
     error = ratio.std().item() / math.sqrt(x.shape[0])
     assert abs(ratio.mean().item() - 1) < 5 * error and error < 0.03
@@ -204,14 +204,14 @@ def test_gaussian_model_log_prob_in_physical_units(data):
 def test_untrained_flow_predicts_the_training_mean_and_std(data):
     # The flow starts as the standard normal on standardized labels.
     model = _model("flow", data)
-    n = 4000
-    prediction = model.predict(data.flux[:3], samples=20, summary_samples=n)
+    n = 3000
+    prediction = model.predict(data.flux[:2], samples=20, summary_samples=n)
     se = model.label_std / math.sqrt(n)
     assert ((prediction.mean - model.label_mean).abs() < 5 * se).all()
     assert ((prediction.std / model.label_std - 1).abs() < 5 / math.sqrt(2 * n)).all()
-    assert prediction.samples.shape == (20, 3, 3)
-    pit = model.pit(data.flux[:3], data.labels[:3], samples=n)
-    exact = Normal(0.0, 1.0).cdf((data.labels[:3] - model.label_mean) / model.label_std)
+    assert prediction.samples.shape == (20, 2, 3)
+    pit = model.pit(data.flux[:2], data.labels[:2], samples=n)
+    exact = Normal(0.0, 1.0).cdf((data.labels[:2] - model.label_mean) / model.label_std)
     assert (pit - exact).abs().max() < 5 * 0.5 / math.sqrt(n)
 
 
