@@ -7,8 +7,10 @@ outputs of a monotone network, the last one :math:`g_K(u) = u`:
 
 * **LS** (:class:`LocationScaleDrift`):
   :math:`h(u \mid x) = \big(w^\top g(u) - \mu(x)\big) / \sigma(x)`, :math:`w > 0`, with
-  :math:`\mu` and :math:`\log\sigma` linear heads on :math:`\phi(x)`. The shape of the
-  distribution is the same for every :math:`x`; only its location and scale move.
+  :math:`\mu` and :math:`\log\sigma` linear heads on :math:`\phi(x)`. The distribution
+  of :math:`w^\top g(U)` is the base's, moved by :math:`\mu(x)` and stretched by
+  :math:`\sigma(x)`; on the scale of :math:`u`, through the one fixed :math:`g`, the
+  shape can change with :math:`x`, but not freely.
 * **INTER** (:class:`InterconnectedDrift`): :math:`h(u \mid x) = w^\top g(u; \phi(x)) + b`,
   one monotone network on :math:`[\phi(x), u]` with non-negative weights throughout,
   :math:`w > 0`: the shape may change with :math:`x`.
