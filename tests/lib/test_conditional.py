@@ -386,3 +386,30 @@ def test_evaluate_and_figures(head, data):
     assert len([ax for ax in fig.axes if ax.axison]) == 6
     with pytest.raises(ValueError, match="names must name the 3 labels"):
         plot_pulls(result.pulls, names=["a"])
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero():
+    from course_lib.conditional.training import _CosineAdam
+
+    weight = torch.nn.Parameter(torch.zeros(2))
+    optimizer = _CosineAdam([weight], lr=0.1, total=4)
+    rates = []
+    for _ in range(5):
+        weight.grad = torch.ones(2)
+        optimizer.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    expected = [0.05 * (1 + math.cos(math.pi * min(k / 4, 1))) for k in range(5)]
+    assert rates == pytest.approx(expected) and rates[-1] == pytest.approx(0.0)
+
+
+def test_train_model_rejects_bad_arguments(data):
+    model = _model("diagonal", data)
+    pair = (data.flux[:10], data.labels[:10])
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        train_model(model, pair, schedule="linear")
+    with pytest.raises(TypeError, match="train must be a pair"):
+        train_model(model, data.flux[:10])
+    with pytest.raises(TypeError, match="model must be a ConditionalDensityModel"):
+        train_model(torch.nn.Linear(2, 2), pair)
+    with pytest.raises(ValueError, match="lr must be a finite positive"):
+        train_model(model, pair, lr=0.0)
