@@ -12,8 +12,9 @@ all stored in the model (buffers), so a checkpoint predicts in physical units on
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +26,7 @@ from course_lib._validation import (
     check_nonnegative_int,
     check_positive_float,
     check_positive_int,
+    check_seed,
     check_tensor,
     describe,
     format_shape,
@@ -61,6 +63,19 @@ class Prediction:
     mean: Tensor
     std: Tensor
     samples: Tensor | None
+
+
+@contextlib.contextmanager
+def _seeded_sampling(seed: int | torch.Generator | None, device: torch.device) -> Iterator[None]:
+    """Seeds torch's global generators (the CPU's and, on CUDA, the device's) from ``seed``
+    inside the block, which ``Distribution.sample`` draws from, and restores them after."""
+    derived = int(torch.randint(0, 2**62, (), generator=check_seed(seed)))
+    devices = []
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(derived)
+        yield
 
 
 def _check_labels(name: str, labels: object, features: int, like: Tensor) -> Tensor:
@@ -200,7 +215,7 @@ class ConditionalDensityModel(nn.Module):
         was_training = self.training
         self.eval()
         means, stds, draws = [], [], []
-        with seeded_init(seed):
+        with _seeded_sampling(seed, flux.device):
             for start in range(0, flux.shape[0], batch_size):
                 dist = self(flux[start : start + batch_size])
                 if self.kind == "flow":
@@ -252,7 +267,7 @@ class ConditionalDensityModel(nn.Module):
         was_training = self.training
         self.eval()
         values = []
-        with seeded_init(seed):
+        with _seeded_sampling(seed, flux.device):
             for start in range(0, flux.shape[0], batch_size):
                 dist = self(flux[start : start + batch_size])
                 truth = z[start : start + batch_size]
