@@ -62,3 +62,9 @@ def test_instructions_name_jupyterlabs_menu_items(assignment):
         intro = nbformat.read(path, as_version=4).cells[0].source
         assert "Restart Kernel and Run All Cells" in intro.replace("\n", " "), path.name
         assert "Validate" in intro, path.name
+
+
+def test_the_howto_page_lists_every_assignment():
+    page = (REPO / "book" / "assignments_howto.md").read_text()
+    missing = [a for a in ASSIGNMENTS if f"| `{a}` |" not in page]
+    assert not missing, f"book/assignments_howto.md does not list {missing}"
