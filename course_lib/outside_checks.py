@@ -15,7 +15,7 @@ from course_lib import grading
 from course_lib.datasets import binary_choice
 from course_lib.replay import Answer, OutsideChecks
 
-__all__ = ["OUTSIDE_CHECKS", "outside_checks"]
+__all__ = ["OUTSIDE_CHECKS", "divergence_of_dynamics", "outside_checks"]
 
 
 def _logit_fits(seed: int) -> list[tuple]:
@@ -117,6 +117,46 @@ def _ls_nll(*args):
     from course_lib.drift_cases import ls_nll_reference
 
     return ls_nll_reference(*args)
+
+
+def _cnf(name: str):
+    """A function of course_lib.cnf_cases, imported when called (it is disabled in replays)."""
+
+    def reference(*args):
+        from course_lib import cnf_cases
+
+        return getattr(cnf_cases, name)(*args)
+
+    return reference
+
+
+def _augmented_cases(seed: int) -> list[tuple]:
+    """``(f, t, (z, log_p))`` from the divergence cases, with a seeded ``log_p``."""
+    from course_lib.cnf_cases import divergence_cases
+
+    generator = torch.Generator().manual_seed(seed)
+    return [
+        (f, t, (z, torch.randn(z.shape[0], generator=generator, dtype=torch.float64).to(z.dtype)))
+        for f, t, z in divergence_cases(seed)
+    ]
+
+
+def divergence_of_dynamics(divergence, f, t, z):
+    """How the cnf notebook's tests call ``divergence``: on ``f(t, z)`` and a fresh ``z``."""
+    z = z.detach().clone().requires_grad_(True)
+    return divergence(f(t, z), z)
+
+
+def _divergence_cases(seed: int) -> list[tuple]:
+    from course_lib.cnf_cases import divergence_cases
+
+    return divergence_cases(seed)
+
+
+def _log_prob_cases(seed: int) -> list[tuple]:
+    from course_lib.cnf_cases import log_prob_cases
+
+    return log_prob_cases(seed)
 
 
 OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
@@ -308,6 +348,49 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
                 "rq_spline",
             ),
             "course_lib.grading": ("rq_spline_from_knots",),
+        },
+    ),
+    "cnf": OutsideChecks(
+        answers=(
+            Answer(
+                "divergence",
+                ("test_divergence", "test_divergence_gradient"),
+                _divergence_cases,
+                _cnf("jacobian_trace"),
+                rtol=1e-4,
+                atol=1e-5,
+                call=divergence_of_dynamics,
+            ),
+            Answer(
+                "augmented_dynamics",
+                ("test_augmented",),
+                _augmented_cases,
+                _cnf("augmented_reference"),
+            ),
+            Answer(
+                "cnf_log_prob",
+                ("test_log_prob", "test_log_prob_exact"),
+                _log_prob_cases,
+                _cnf("log_prob_reference"),
+                rtol=1e-4,
+                atol=1e-4,
+            ),
+        ),
+        disabled={
+            "course_lib.cnf_cases": (
+                "augmented_reference",
+                "jacobian_trace",
+                "linear_log_prob",
+                "log_prob_reference",
+            ),
+            "course_lib.flows.continuous": (
+                "CNF",
+                "ContinuousTransform",
+                "_Augmented",
+                "cnf",
+                "exact_trace",
+                "hutchinson_trace",
+            ),
         },
     ),
 }

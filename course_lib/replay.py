@@ -56,6 +56,8 @@ class Answer:
         reference: The reference function, called with the same arguments.
         rtol: Relative tolerance, as in the notebook's tests.
         atol: Absolute tolerance, as in the notebook's tests.
+        call: How the notebook's tests call the answer, ``call(answer, *case)``, when not
+            ``answer(*case)``: a module-level function of a module that stays enabled.
     """
 
     name: str
@@ -64,6 +66,7 @@ class Answer:
     reference: Callable
     rtol: float = 1e-4
     atol: float = 1e-6
+    call: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -148,15 +151,22 @@ def _plan(submission: Path, release: Path, checks: OutsideChecks) -> list[dict]:
         if grade_id in tests:
             for answer in checks.answers:
                 if first_test[answer.name] == grade_id and answer.name not in recorded:
-                    steps.append({"record": answer.name})
+                    steps.append(_record_step(answer))
                     recorded.add(answer.name)
             if recorded == set(first_test):
                 break  # nothing later is needed
             continue
         steps.append({"run": cell.source})
     # A deleted test cell: record after everything (its test scores zero anyway).
-    steps += [{"record": a.name} for a in checks.answers if a.name not in recorded]
+    steps += [_record_step(a) for a in checks.answers if a.name not in recorded]
     return steps
+
+
+def _record_step(answer: Answer) -> dict:
+    step = {"record": answer.name}
+    if answer.call is not None:
+        step["call"] = f"{answer.call.__module__}:{answer.call.__qualname__}"
+    return step
 
 
 def _module_file(module: str) -> Path:
@@ -330,16 +340,21 @@ def _with_alarm(seconds: float, action: Callable[[], object]) -> object:
         signal.alarm(0)
 
 
-def _record(namespace: dict, name: str, plan_dir: Path, out_dir: Path, seconds: float) -> None:
+def _record(namespace: dict, step: dict, plan_dir: Path, out_dir: Path, seconds: float) -> None:
+    name = step["record"]
     cases = torch.load(plan_dir / "cases" / f"{name}.pt", weights_only=False)
     function = namespace.get(name)
+    call = lambda answer, *case: answer(*case)  # noqa: E731
+    if "call" in step:
+        module, _, qualname = step["call"].partition(":")
+        call = getattr(importlib.import_module(module), qualname)
     outputs = []
     for case in cases:
         if not callable(function):
             outputs.append({"error": "is not defined as a function"})
             continue
         try:
-            value = _with_alarm(seconds, lambda case=case: function(*case))
+            value = _with_alarm(seconds, lambda case=case: call(function, *case))
             outputs.append({"value": _plain(value)})
         except BaseException as error:  # noqa: BLE001 (SystemExit too: record, go on)
             outputs.append({"error": f"raised {type(error).__name__}: {error}"[:300]})
@@ -360,7 +375,7 @@ def _run(plan_dir: Path, out_dir: Path) -> None:
             except BaseException:  # noqa: BLE001 (a cell's failure is the student's; go on)
                 pass
         else:
-            _record(shell.user_ns, step["record"], plan_dir, out_dir, seconds)
+            _record(shell.user_ns, step, plan_dir, out_dir, seconds)
 
 
 if __name__ == "__main__":
