@@ -46,11 +46,11 @@ def test_a_slow_cnf_misses_the_goal():
 
 
 def test_a_cnf_that_never_reaches_the_target_gives_a_lower_bound():
-    curve = [[100, 100.0, 0.40], [200, 150.0, 0.35]]
+    curve = [[100, 100.0, 0.40], [200, 150.0, 0.33], [300, 200.0, 0.35]]
     goal = toy_flows.cnf_target_goal(_results(curve))
     assert goal["measured_ratio"] is None and goal["met"] is False
-    assert goal["ratio_at_least"] == pytest.approx(150.0 / 60.0)
-    assert goal["cnf_best_nll"] == 0.35
+    assert goal["ratio_at_least"] == pytest.approx(200.0 / 60.0)
+    assert goal["cnf_best_nll"] == 0.33 and goal["cnf_last_nll"] == 0.35
 
 
 def test_missing_cases_leave_the_goal_unmeasured():
