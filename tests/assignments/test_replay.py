@@ -42,7 +42,7 @@ def _verify(tmp_path: Path, assignment: str, notebook) -> dict:
         OUTSIDE_CHECKS[assignment],
         seed=SEED,
         policy=_policy_or_none(),
-        cell_timeout=30,
+        cell_timeout=60,
     )
     return {verdict.answer: verdict.problem for verdict in verdicts}
 
