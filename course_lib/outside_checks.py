@@ -9,6 +9,8 @@ the grading helpers that wrap them.
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 
 from course_lib import grading
@@ -16,6 +18,16 @@ from course_lib.datasets import binary_choice
 from course_lib.replay import Answer, OutsideChecks
 
 __all__ = ["OUTSIDE_CHECKS", "divergence_of_dynamics", "outside_checks"]
+
+
+def _imported(module: str, name: str):
+    """``module.name``, imported when called: the references are needed only by the grader,
+    and this module is also imported where they are disabled."""
+
+    def function(*args):
+        return getattr(importlib.import_module(module), name)(*args)
+
+    return function
 
 
 def _logit_fits(seed: int) -> list[tuple]:
@@ -46,30 +58,6 @@ def _newton_estimates(x, y):
     return fit.beta.to(x.dtype), torch.tensor(fit.alpha, dtype=x.dtype)
 
 
-def _logit_nll(*args):
-    from course_lib.logit import logit_nll
-
-    return logit_nll(*args)
-
-
-def _standard_errors(*args):
-    from course_lib.logit import standard_errors
-
-    return standard_errors(*args)
-
-
-def _planar_forward(*args):
-    from course_lib.flows import planar_forward
-
-    return planar_forward(*args)
-
-
-def _planar_inverse(*args):
-    from course_lib.flows import planar_inverse
-
-    return planar_inverse(*args)
-
-
 def _float64_planar_cases(seed: int) -> list[tuple]:
     return [case for case in grading.planar_cases(seed) if case[0].dtype == torch.float64]
 
@@ -83,49 +71,9 @@ def _coupling(inverse: bool):
     return reference
 
 
-def _conditional(name: str):
-    """The reference ``name`` of :mod:`course_lib.conditional_cases`, imported when called."""
-
-    def function(*args):
-        from course_lib import conditional_cases
-
-        return getattr(conditional_cases, name)(*args)
-
-    return function
-
-
 def _sinkhorn(debias: bool):
     def reference(x, y, blur):
         return grading.geomloss_sinkhorn(x, y, blur, debias=debias)
-
-    return reference
-
-
-def _ls_cases(seed: int) -> list[tuple]:
-    from course_lib.drift_cases import ls_cases
-
-    return ls_cases(seed)
-
-
-def _ls_transform(*args):
-    from course_lib.drift_cases import ls_transform_reference
-
-    return ls_transform_reference(*args)
-
-
-def _ls_nll(*args):
-    from course_lib.drift_cases import ls_nll_reference
-
-    return ls_nll_reference(*args)
-
-
-def _cnf(name: str):
-    """A function of course_lib.cnf_cases, imported when called (it is disabled in replays)."""
-
-    def reference(*args):
-        from course_lib import cnf_cases
-
-        return getattr(cnf_cases, name)(*args)
 
     return reference
 
@@ -147,34 +95,22 @@ def divergence_of_dynamics(divergence, f, t, z):
     return divergence(f(t, z), z)
 
 
-def _divergence_cases(seed: int) -> list[tuple]:
-    from course_lib.cnf_cases import divergence_cases
-
-    return divergence_cases(seed)
-
-
-def _log_prob_cases(seed: int) -> list[tuple]:
-    from course_lib.cnf_cases import log_prob_cases
-
-    return log_prob_cases(seed)
-
-
 OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
     "drift_ls": OutsideChecks(
         answers=(
             Answer(
                 "ls_transform",
                 ("test_ls_transform",),
-                _ls_cases,
-                _ls_transform,
+                _imported("course_lib.drift_cases", "ls_cases"),
+                _imported("course_lib.drift_cases", "ls_transform_reference"),
                 rtol=1e-5,
                 atol=1e-5,
             ),
             Answer(
                 "ls_nll",
                 ("test_ls_nll",),
-                _ls_cases,
-                _ls_nll,
+                _imported("course_lib.drift_cases", "ls_cases"),
+                _imported("course_lib.drift_cases", "ls_nll_reference"),
                 rtol=1e-5,
                 atol=1e-5,
             ),
@@ -196,7 +132,7 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
                 lambda seed: (
                     grading.logit_cases(seed) + grading.logit_cases(seed + 1, extreme=True)
                 ),
-                _logit_nll,
+                _imported("course_lib.logit", "logit_nll"),
             ),
             Answer(
                 "fit_logit_gd",
@@ -210,7 +146,7 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
                 "logit_standard_errors",
                 ("test_logit_standard_errors",),
                 _logit_at_the_fit,
-                _standard_errors,
+                _imported("course_lib.logit", "standard_errors"),
                 rtol=1e-5,
             ),
         ),
@@ -222,7 +158,7 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
                 "planar_forward",
                 ("test_planar_forward",),
                 grading.planar_cases,
-                _planar_forward,
+                _imported("course_lib.flows", "planar_forward"),
                 rtol=1e-4,
                 atol=1e-5,
             ),
@@ -230,7 +166,7 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
                 "planar_inverse",
                 ("test_planar_inverse",),
                 _float64_planar_cases,
-                _planar_inverse,
+                _imported("course_lib.flows", "planar_inverse"),
                 rtol=1e-6,
                 atol=1e-6,
             ),
@@ -282,40 +218,40 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
             Answer(
                 "full_gaussian_params",
                 ("test_full_gaussian_params",),
-                _conditional("params_cases"),
-                _conditional("reference_full_gaussian_params"),
+                _imported("course_lib.conditional_cases", "params_cases"),
+                _imported("course_lib.conditional_cases", "reference_full_gaussian_params"),
                 rtol=1e-5,
                 atol=1e-6,
             ),
             Answer(
                 "full_gaussian_log_prob",
                 ("test_full_gaussian_log_prob",),
-                _conditional("full_gaussian_cases"),
-                _conditional("reference_full_gaussian_log_prob"),
+                _imported("course_lib.conditional_cases", "full_gaussian_cases"),
+                _imported("course_lib.conditional_cases", "reference_full_gaussian_log_prob"),
                 rtol=1e-4,
                 atol=1e-4,
             ),
             Answer(
                 "pulls",
                 ("test_pulls",),
-                _conditional("pit_cases"),
-                _conditional("reference_pulls"),
+                _imported("course_lib.conditional_cases", "pit_cases"),
+                _imported("course_lib.conditional_cases", "reference_pulls"),
                 rtol=1e-6,
                 atol=1e-6,
             ),
             Answer(
                 "gaussian_pit",
                 ("test_pit_coverage",),
-                _conditional("pit_cases"),
-                _conditional("gaussian_pit_reference"),
+                _imported("course_lib.conditional_cases", "pit_cases"),
+                _imported("course_lib.conditional_cases", "gaussian_pit_reference"),
                 rtol=1e-5,
                 atol=1e-6,
             ),
             Answer(
                 "coverage",
                 ("test_pit_coverage",),
-                _conditional("coverage_cases"),
-                _conditional("reference_coverage"),
+                _imported("course_lib.conditional_cases", "coverage_cases"),
+                _imported("course_lib.conditional_cases", "reference_coverage"),
                 rtol=1e-6,
                 atol=1e-6,
             ),
@@ -355,8 +291,8 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
             Answer(
                 "divergence",
                 ("test_divergence", "test_divergence_gradient"),
-                _divergence_cases,
-                _cnf("jacobian_trace"),
+                _imported("course_lib.cnf_cases", "divergence_cases"),
+                _imported("course_lib.cnf_cases", "jacobian_trace"),
                 rtol=1e-4,
                 atol=1e-5,
                 call=divergence_of_dynamics,
@@ -365,13 +301,13 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
                 "augmented_dynamics",
                 ("test_augmented",),
                 _augmented_cases,
-                _cnf("augmented_reference"),
+                _imported("course_lib.cnf_cases", "augmented_reference"),
             ),
             Answer(
                 "cnf_log_prob",
                 ("test_log_prob", "test_log_prob_exact"),
-                _log_prob_cases,
-                _cnf("log_prob_reference"),
+                _imported("course_lib.cnf_cases", "log_prob_cases"),
+                _imported("course_lib.cnf_cases", "log_prob_reference"),
                 rtol=1e-4,
                 atol=1e-4,
             ),
