@@ -98,25 +98,38 @@ def _check_mask(mask: object, features: int) -> Tensor:
     return mask
 
 
-def _split(mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Indices of the conditioning and transformed features, and the order undoing the split."""
+def _split(mask: Tensor) -> tuple[Tensor | slice, Tensor | slice, Tensor | bool]:
+    """``(A, B, order)``: the conditioning and transformed features, and how to put them back.
+
+    When the features of :math:`A` come first or last (the masks of :func:`realnvp`), ``A``
+    and ``B`` are slices and ``order`` says whether :math:`A` comes first: slicing is a view,
+    and its gradient is cheaper than an index's scatter. Otherwise they are index tensors and
+    ``order`` undoes the split: ``x = cat([x_A, x_B])[..., order]``.
+    """
     conditioning = torch.nonzero(mask)[:, 0]
     transformed = torch.nonzero(~mask)[:, 0]
+    size, features = conditioning.numel(), mask.numel()
+    if bool(mask[:size].all()):
+        return slice(0, size), slice(size, features), True
+    if bool(mask[features - size :].all()):
+        return slice(features - size, features), slice(0, features - size), False
     return conditioning, transformed, torch.argsort(torch.cat([conditioning, transformed]))
 
 
 def _coupling(
     z: Tensor,
-    split: tuple[Tensor, Tensor, Tensor],
+    split: tuple[Tensor | slice, Tensor | slice, Tensor | bool],
     conditioner: Callable[[Tensor], Tensor],
     transformer: Callable[[Tensor, Tensor, bool], tuple[Tensor, Tensor]],
     inverse: bool,
 ) -> tuple[Tensor, Tensor]:
     """Any coupling map: ``transformer(z_B, conditioner(z_A), inverse)`` gives
-    ``(out_B, log_det)``."""
+    ``(out_B, log_det)``; ``split`` is :func:`_split`'s."""
     conditioning, transformed, order = split
     z_a, z_b = z[..., conditioning], z[..., transformed]
     out_b, log_det = transformer(z_b, conditioner(z_a), inverse)
+    if isinstance(order, bool):
+        return torch.cat([z_a, out_b] if order else [out_b, z_a], dim=-1), log_det
     return torch.cat([z_a, out_b], dim=-1)[..., order], log_det
 
 
@@ -238,14 +251,19 @@ class _Coupling(Transform):
         mask = _check_mask(mask, self.features)
         self.register_buffer("mask", mask.clone())
         conditioning, transformed, order = _split(mask)
-        self.register_buffer("_conditioning", conditioning, persistent=False)
-        self.register_buffer("_transformed", transformed, persistent=False)
-        # x = cat([x_A, x_B])[..., _order] puts the features back in place.
-        self.register_buffer("_order", order, persistent=False)
+        # Slices (A first or last) are kept as they are; index tensors as buffers, which
+        # follow the module's device.
+        self._blocks = (conditioning, transformed, order) if isinstance(order, bool) else None
+        if self._blocks is None:
+            self.register_buffer("_conditioning", conditioning, persistent=False)
+            self.register_buffer("_transformed", transformed, persistent=False)
+            # x = cat([x_A, x_B])[..., _order] puts the features back in place.
+            self.register_buffer("_order", order, persistent=False)
+        size = int(mask.sum())
         self.conditioner = _build_conditioner(
             conditioner,
-            conditioning.numel(),
-            parameters_per_feature * transformed.numel(),
+            size,
+            parameters_per_feature * (self.features - size),
             hidden_features=hidden_features,
             hidden_layers=hidden_layers,
         )
@@ -254,13 +272,16 @@ class _Coupling(Transform):
     def _transformer(self, z_b: Tensor, output: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
         """``(out_b, log_det)``: the transformed features, given the conditioner's output."""
 
+    def _split(self) -> tuple[Tensor | slice, Tensor | slice, Tensor | bool]:
+        if self._blocks is not None:
+            return self._blocks
+        return self._conditioning, self._transformed, self._order
+
     def _forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        split = (self._conditioning, self._transformed, self._order)
-        return _coupling(z, split, self.conditioner, self._transformer, inverse=False)
+        return _coupling(z, self._split(), self.conditioner, self._transformer, inverse=False)
 
     def _inverse(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        split = (self._conditioning, self._transformed, self._order)
-        return _coupling(x, split, self.conditioner, self._transformer, inverse=True)
+        return _coupling(x, self._split(), self.conditioner, self._transformer, inverse=True)
 
     def extra_repr(self) -> str:
         return f"features={self.features}, mask={self.mask.int().tolist()}"

@@ -70,9 +70,12 @@ class _AsBoundedLogScale(nn.Module):
         return torch.cat([output[..., :half], raw], dim=-1)
 
 
-def test_affine_coupling_matches_nflows(device, dtype):
+# nflows' mask marks the transformed features. Conditioning features first or last take
+# course_lib's sliced path, scattered ones its indexed path.
+@pytest.mark.parametrize("transformed", [[1, 0, 1, 1, 0], [0, 0, 1, 1, 1], [1, 1, 1, 0, 0]])
+def test_affine_coupling_matches_nflows(transformed, device, dtype):
     bound = 10.0  # above |log(1e-3)|, the largest log-scale nflows can produce
-    transformed = torch.tensor([1, 0, 1, 1, 0])  # nflows' mask marks the transformed features
+    transformed = torch.tensor(transformed)
     reference = randomized(
         AffineCouplingTransform(transformed, transform_net_create_fn=_Network), scale=1.0
     ).to(device, dtype)
