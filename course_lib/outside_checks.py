@@ -5,6 +5,16 @@ Each answer is compared with the reference on cases drawn like the notebook's hi
 with the same tolerances, from a seed the student does not know. The disabled modules are
 the ones that hold what the answers must not borrow: the reference implementations, and
 the grading helpers that wrap them.
+
+The peers are other libraries' implementations of the same answers (nflows' spline,
+geomloss' Sinkhorn loop): they refuse to run like the references (the notebooks' provided
+cells that run before the checked answers do not need them), and the audit flags the
+student's code that uses them outside the cells whose task asks for that library. Not peers:
+the building blocks the notebooks ask for or allow (``torch.searchsorted``,
+``torch.logsumexp``, ``F.logsigmoid``, ``torch.distributions.Normal(...).cdf``,
+``torch.autograd``, torchdiffeq's ``odeint``), and transforms that differ from the graded
+ones (nflows' affine coupling squashes its scale with a sigmoid). The cnf and drift_ls
+answers have no peer among the course's libraries.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ import torch
 
 from course_lib import grading
 from course_lib.datasets import binary_choice
-from course_lib.replay import Answer, OutsideChecks
+from course_lib.replay import Answer, OutsideChecks, Peer
 
 __all__ = ["OUTSIDE_CHECKS", "divergence_of_dynamics", "outside_checks"]
 
@@ -95,6 +105,160 @@ def divergence_of_dynamics(divergence, f, t, z):
     return divergence(f(t, z), z)
 
 
+def _in(modules: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Every ``module.name``: the places a library exports the same object from."""
+    return tuple(f"{module}.{name}" for module in modules for name in names)
+
+
+_PYRO_TRANSFORMS = "pyro.distributions.transforms"
+
+_NFLOWS_SPLINE = Peer(
+    "nflows' rational-quadratic spline",
+    ("rq_spline_forward",),
+    (
+        "nflows.transforms.splines",
+        *_in(
+            ("nflows.transforms", "nflows.transforms.nonlinearities"),
+            ("PiecewiseRationalQuadraticCDF",),
+        ),
+        *_in(
+            ("nflows.transforms", "nflows.transforms.autoregressive"),
+            ("MaskedPiecewiseRationalQuadraticAutoregressiveTransform",),
+        ),
+        *_in(
+            ("nflows.transforms", "nflows.transforms.coupling"),
+            ("PiecewiseRationalQuadraticCouplingTransform",),
+        ),
+    ),
+    disabled={"nflows.transforms.splines.rational_quadratic": None},
+    allowed=("fit_spline_flow",),  # the task asks for nflows or Pyro there
+)
+_PYRO_SPLINE = Peer(
+    "Pyro's rational-quadratic spline",
+    ("rq_spline_forward",),
+    (
+        f"{_PYRO_TRANSFORMS}.spline",
+        f"{_PYRO_TRANSFORMS}.spline_autoregressive",
+        f"{_PYRO_TRANSFORMS}.spline_coupling",
+        *_in(
+            (_PYRO_TRANSFORMS,),
+            (
+                "ConditionalSpline",
+                "ConditionalSplineAutoregressive",
+                "Spline",
+                "SplineAutoregressive",
+                "SplineCoupling",
+                "conditional_spline",
+                "conditional_spline_autoregressive",
+            ),
+        ),
+    ),
+    disabled={f"{_PYRO_TRANSFORMS}.spline": None},
+    allowed=("fit_spline_flow",),
+)
+_ZUKO_SPLINE = Peer(
+    "zuko's rational-quadratic spline",
+    ("rq_spline_forward",),
+    ("zuko.transforms.MonotonicRQSTransform", "zuko.flows.NSF", "zuko.flows.spline"),
+    disabled={"zuko.transforms": ("MonotonicRQSTransform",)},
+    allowed=("fit_spline_flow",),
+)
+_GEOMLOSS = Peer(
+    "geomloss' Sinkhorn divergence",
+    ("sinkhorn_cost", "sinkhorn_divergence"),
+    ("geomloss",),
+    disabled={
+        "geomloss._legacy.samples_loss": ("SamplesLoss",),
+        "geomloss._legacy.sinkhorn_divergence": None,
+        "geomloss._legacy.sinkhorn_samples": None,
+        "geomloss.ot._abstract_solvers.sinkhorn_ot": None,
+    },
+    allowed=("train_pushforward",),  # the task asks for geomloss' SamplesLoss there
+)
+_POT = Peer(
+    "POT's Sinkhorn solver",
+    ("sinkhorn_cost", "sinkhorn_divergence"),
+    ("ot.sinkhorn", "ot.sinkhorn2", "ot.bregman", "ot.solve", "ot.solve_sample"),
+    disabled={"ot.bregman": None},
+)
+_BCE_WITH_LOGITS = Peer(
+    # Flagged only: a torch operator, also reachable as torch.binary_cross_entropy_with_logits.
+    "torch's binary cross-entropy with logits",
+    ("logit_nll",),
+    (
+        "torch.nn.functional.binary_cross_entropy_with_logits",
+        "torch.binary_cross_entropy_with_logits",
+        "torch.nn.BCEWithLogitsLoss",
+    ),
+)
+_SKLEARN_LOGIT = Peer(
+    "scikit-learn's logistic regression",
+    ("fit_logit_gd",),
+    (
+        "sklearn.linear_model.LogisticRegression",
+        "sklearn.linear_model.LogisticRegressionCV",
+        "sklearn.linear_model._logistic",
+    ),
+    disabled={
+        "sklearn.linear_model._logistic": (
+            "LogisticRegression",
+            "LogisticRegressionCV",
+            "_logistic_regression_path",
+        ),
+    },
+)
+_STATSMODELS_LOGIT = Peer(
+    "statsmodels' logit",
+    ("fit_logit_gd", "logit_standard_errors"),
+    (
+        "statsmodels.api.Logit",
+        "statsmodels.discrete.discrete_model.Logit",
+        "statsmodels.formula.api.logit",
+    ),
+    disabled={"statsmodels.discrete.discrete_model": ("Logit",)},
+)
+_PYRO_PLANAR = Peer(
+    "Pyro's planar flow",
+    ("planar_forward",),
+    (
+        f"{_PYRO_TRANSFORMS}.planar",
+        *_in((_PYRO_TRANSFORMS,), ("ConditionalPlanar", "Planar", "conditional_planar")),
+    ),
+    disabled={f"{_PYRO_TRANSFORMS}.planar": None},
+)
+_PYRO_COUPLING = Peer(
+    # Its log-scale clamp differs, but a conditioner that bounds the log-scale makes it one.
+    "Pyro's affine coupling",
+    ("coupling_forward", "coupling_inverse"),
+    (
+        f"{_PYRO_TRANSFORMS}.affine_coupling",
+        *_in(
+            (_PYRO_TRANSFORMS,),
+            ("AffineCoupling", "ConditionalAffineCoupling", "conditional_affine_coupling"),
+        ),
+    ),
+    disabled={f"{_PYRO_TRANSFORMS}.affine_coupling": None},
+)
+_MULTIVARIATE_NORMAL = Peer(
+    # The notebook asks for the formula, "not with torch.distributions" (checking with it is
+    # allowed: best in a cell of its own, since it refuses to run in the outside check).
+    "torch.distributions' multivariate normal",
+    ("full_gaussian_log_prob",),
+    (
+        *_in(
+            ("torch.distributions", "pyro.distributions"),
+            ("LowRankMultivariateNormal", "MultivariateNormal"),
+        ),
+        "torch.distributions.lowrank_multivariate_normal",
+        "torch.distributions.multivariate_normal",
+    ),
+    disabled={
+        "torch.distributions.multivariate_normal": ("MultivariateNormal",),
+        "torch.distributions.lowrank_multivariate_normal": ("LowRankMultivariateNormal",),
+    },
+)
+
+
 OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
     "drift_ls": OutsideChecks(
         answers=(
@@ -151,6 +315,7 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
             ),
         ),
         disabled={"course_lib.logit": None},
+        peers=(_BCE_WITH_LOGITS, _SKLEARN_LOGIT, _STATSMODELS_LOGIT),
     ),
     "planar_realnvp": OutsideChecks(
         answers=(
@@ -188,6 +353,7 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
                 "realnvp",
             ),
         },
+        peers=(_PYRO_PLANAR, _PYRO_COUPLING),
     ),
     "sinkhorn": OutsideChecks(
         answers=(
@@ -212,6 +378,7 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
             "course_lib.transport.sinkhorn": None,
             "course_lib.grading": ("geomloss_sinkhorn",),
         },
+        peers=(_GEOMLOSS, _POT),
     ),
     "conditional_heads": OutsideChecks(
         answers=(
@@ -261,6 +428,7 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
             "course_lib.conditional.heads": ("_tril_from_vector", "FullGaussianHead"),
             "course_lib.conditional.metrics": None,
         },
+        peers=(_MULTIVARIATE_NORMAL,),
     ),
     "splines": OutsideChecks(
         answers=(
@@ -285,6 +453,7 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
             ),
             "course_lib.grading": ("rq_spline_from_knots",),
         },
+        peers=(_NFLOWS_SPLINE, _PYRO_SPLINE, _ZUKO_SPLINE),
     ),
     "cnf": OutsideChecks(
         answers=(

@@ -6,9 +6,10 @@ in the reference instead of its own code (``from course_lib.logit import logit_n
 Neither pays once the answers are checked here as well:
 
 1. The submission's code cells, without its test cells, run again in a fresh process (in
-   the grading sandbox where the machine has one) in which the graded references refuse
-   to run: their modules' files are swapped for copies whose functions raise
-   ``PermissionError`` (:func:`disabled_source`), and their compiled copies are hidden.
+   the grading sandbox where the machine has one) in which the graded references, and
+   other libraries' implementations of the same answers (:class:`Peer`), refuse to run:
+   their modules' files are swapped for copies whose functions raise ``PermissionError``
+   (:func:`disabled_source`), and their compiled copies are hidden.
 2. Where an answer's first test would run, the answer is called on cases drawn from a seed
    the student cannot know, and what it returns is saved as plain tensors.
 3. The grader's own process loads them (``weights_only``: data, never code) and compares
@@ -41,7 +42,7 @@ import torch
 
 from course_lib import sandbox
 
-__all__ = ["Answer", "OutsideChecks", "Verdict", "disabled_source", "verify_submission"]
+__all__ = ["Answer", "OutsideChecks", "Peer", "Verdict", "disabled_source", "verify_submission"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,31 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Peer:
+    """Another library's implementation of a graded answer (a spline, a Sinkhorn loop).
+
+    Calling it instead of writing the answer passes the notebook's tests. Where it can be
+    switched off without breaking the notebook's provided cells, it refuses to run in the
+    outside check like the references; either way the audit flags code that uses it.
+
+    Attributes:
+        what: How the report names it ("nflows' rational-quadratic spline").
+        answers: The answers it computes.
+        names: Dotted names whose import or use is flagged; a module covers its contents.
+        disabled: Module name -> functions and classes that refuse to run in the outside
+            check, as :attr:`OutsideChecks.disabled`; modules that are not installed are
+            skipped. Empty: flagged only.
+        allowed: Grade ids of the cells whose task asks for this library (not flagged there).
+    """
+
+    what: str
+    answers: tuple[str, ...]
+    names: tuple[str, ...]
+    disabled: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)
+    allowed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class OutsideChecks:
     """What is checked outside the kernel for one assignment.
 
@@ -77,10 +103,12 @@ class OutsideChecks:
         answers: The answers to record and compare.
         disabled: Module name -> the functions and classes in it that refuse to run while
             the answers run (None: every function and class of the module).
+        peers: Other libraries' implementations of the answers (:class:`Peer`).
     """
 
     answers: tuple[Answer, ...]
     disabled: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)
+    peers: tuple[Peer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,9 +120,15 @@ class Verdict:
     problem: str | None
 
 
-def disabled_source(source: str, module: str, names: tuple[str, ...] | None = None) -> str:
+_REFERENCE = "is a graded reference"
+
+
+def disabled_source(
+    source: str, module: str, names: tuple[str, ...] | None = None, *, why: str = _REFERENCE
+) -> str:
     """``source`` with the bodies of the named functions (every method, for a class) replaced
-    by ``raise PermissionError``; None disables every function and class.
+    by ``raise PermissionError``; None disables every function and class. ``why`` completes
+    the message "<module>.<name> ...".
 
     Signatures, classes and the rest of the module stay, so everything that imports the
     module still imports.
@@ -103,8 +137,8 @@ def disabled_source(source: str, module: str, names: tuple[str, ...] | None = No
 
     def refuse(function: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str) -> None:
         message = (
-            f"{module}.{qualname} is a graded reference: it does not run while your answers "
-            "are checked; write your own"
+            f"{module}.{qualname} {why}: it does not run while your answers are checked; "
+            "write your own"
         )
         function.body = [
             ast.Raise(
@@ -176,6 +210,24 @@ def _module_file(module: str) -> Path:
     return Path(spec.origin)
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
+def _disabled_modules(checks: OutsideChecks) -> list[tuple[str, tuple[str, ...] | None, str]]:
+    """``(module, names, why)`` for the references and the installed peers."""
+    found = [(module, names, _REFERENCE) for module, names in checks.disabled.items()]
+    for peer in checks.peers:
+        why = f"computes a graded answer ({', '.join(peer.answers)})"
+        found += [
+            (module, names, why) for module, names in peer.disabled.items() if _installed(module)
+        ]
+    return found
+
+
 def verify_submission(
     submission: str | Path,
     release: str | Path,
@@ -214,10 +266,10 @@ def verify_submission(
             cases[answer.name] = answer.cases(seed)
             torch.save(cases[answer.name], plan_dir / "cases" / f"{answer.name}.pt")
         replaced, emptied, modules = [], set(), {}
-        for module, names in checks.disabled.items():
+        for module, names, why in _disabled_modules(checks):
             original = _module_file(module)
             copy_path = plan_dir / "disabled" / f"{module}.py"
-            copy_path.write_text(disabled_source(original.read_text(), module, names))
+            copy_path.write_text(disabled_source(original.read_text(), module, names, why=why))
             replaced.append((str(original), str(copy_path)))
             modules[module] = str(copy_path)
             if (original.parent / "__pycache__").is_dir():

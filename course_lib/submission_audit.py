@@ -3,8 +3,10 @@
 Grading does not depend on these flags: nbgrader restores test cells and the checks run in
 the graded kernel whatever the student wrote. The audit reads the student's code (answer
 cells and cells the student added) without running it, and lists what a cheating or broken
-submission typically does: patch the checks, use the graded reference, leave the kernel,
-touch files or the network, read the grading environment, or tamper with test cells.
+submission typically does: patch the checks, use the graded reference or another library's
+implementation of the answer (the assignment's peers, :class:`course_lib.replay.Peer`), leave
+the kernel, touch files or the network, read the grading environment, or tamper with test
+cells.
 
 >>> import nbformat
 >>> cell = nbformat.v4.new_code_cell("import os\\nos._exit(0)")
@@ -17,10 +19,15 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
+
+if TYPE_CHECKING:
+    from course_lib.replay import Peer
 
 __all__ = ["Flag", "audit_cells", "audit_notebook", "graded_tests"]
 
@@ -151,23 +158,91 @@ def _code_flags(source: str, cell: str) -> list[Flag]:
     return found
 
 
+def _aliases(cells: list) -> dict[str, str]:
+    """Name -> the dotted name it was imported as, over every code cell of the notebook (the
+    provided cells too: ``from geomloss import SamplesLoss`` in a setup cell)."""
+    aliases = {}
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        python = "\n".join(
+            "" if line.lstrip().startswith(("!", "%")) else line
+            for line in cell.source.splitlines()
+        )
+        try:
+            tree = ast.parse(python)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        aliases[alias.asname] = alias.name
+                    else:
+                        head = alias.name.split(".")[0]
+                        aliases[head] = head
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return aliases
+
+
+def _peer_flags(source: str, cell: str, peers: Sequence[Peer], aliases: dict) -> list[Flag]:
+    """Flags for the peers ``source`` imports or names (through the notebook's imports)."""
+    peers = [peer for peer in peers if cell not in peer.allowed]
+    if not peers:
+        return []
+    lines = source.splitlines()
+    python = "\n".join("" if line.lstrip().startswith(("!", "%")) else line for line in lines)
+    try:
+        tree = ast.parse(python)
+    except SyntaxError:
+        return []  # flagged as invalid Python already
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            used = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            used = [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Attribute | ast.Name):
+            dotted = _dotted(node)
+            head, _, rest = dotted.partition(".")
+            if head not in aliases:
+                continue  # a local name, not an imported one
+            used = [f"{aliases[head]}.{rest}" if rest else aliases[head]]
+        else:
+            continue
+        for peer in peers:
+            if any(u == n or u.startswith(f"{n}.") for u in used for n in peer.names):
+                line = lines[node.lineno - 1] if 0 < node.lineno <= len(lines) else ""
+                kind = f"uses {peer.what}, which computes the graded {', '.join(peer.answers)}"
+                found.append(Flag(kind, cell, line))
+    return found
+
+
 def _cell_id(cell, index: int) -> str:
     return cell.metadata.get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
 
 
-def audit_cells(cells: list, tests: dict[str, tuple[str, str]]) -> list[Flag]:
+def audit_cells(
+    cells: list, tests: dict[str, tuple[str, str]], peers: Sequence[Peer] = ()
+) -> list[Flag]:
     """Flags in a submission's cells.
 
     Args:
         cells: The submitted notebook's cells.
         tests: Grade id -> (cell type, source) of the test cells of the source notebook;
             a test cell that is missing, changed or of another type is flagged.
+        peers: Other libraries' implementations of the graded answers
+            (:attr:`course_lib.replay.OutsideChecks.peers`): flagged where the student's
+            code uses them, except in the cells whose task asks for them.
 
     Returns:
         The flags, in cell order, each kind at most once per cell.
     """
     flags: list[Flag] = []
     seen_ids: set[str] = set()
+    aliases = _aliases(cells) if peers else {}
     for index, cell in enumerate(cells):
         meta = cell.metadata.get("nbgrader", {})
         cell_id = _cell_id(cell, index)
@@ -184,7 +259,9 @@ def audit_cells(cells: list, tests: dict[str, tuple[str, str]]) -> list[Flag]:
             continue
         if cell.cell_type != "code" or (meta and not meta.get("solution")):
             continue  # provided cells: the student did not write them
-        for found in _code_flags(cell.source, cell_id):
+        found_here = _code_flags(cell.source, cell_id)
+        found_here += _peer_flags(cell.source, cell_id, peers, aliases)
+        for found in found_here:
             if all((found.kind, found.cell) != (f.kind, f.cell) for f in flags):
                 flags.append(found)
     flags += [Flag("deleted a test cell", test, "") for test in sorted(set(tests) - seen_ids)]
@@ -202,8 +279,11 @@ def graded_tests(source_notebook: str | Path) -> dict[str, tuple[str, str]]:
     }
 
 
-def audit_notebook(submission: str | Path, source_notebook: str | Path) -> list[Flag]:
-    """Flags in a submitted notebook, compared with its source (solutions/) notebook.
+def audit_notebook(
+    submission: str | Path, source_notebook: str | Path, peers: Sequence[Peer] = ()
+) -> list[Flag]:
+    """Flags in a submitted notebook, compared with its source (solutions/) notebook, and
+    the uses of ``peers`` (see :func:`audit_cells`).
 
     Raises:
         ValueError: if the submission is not a readable notebook (that is itself worth a look).
@@ -212,4 +292,4 @@ def audit_notebook(submission: str | Path, source_notebook: str | Path) -> list[
         notebook = nbformat.read(str(submission), as_version=4)
     except Exception as error:  # nbformat raises several types for broken JSON
         raise ValueError(f"submission {submission} is not a readable notebook: {error}") from None
-    return audit_cells(notebook.cells, graded_tests(source_notebook))
+    return audit_cells(notebook.cells, graded_tests(source_notebook), peers)

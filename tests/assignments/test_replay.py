@@ -4,7 +4,8 @@ references, and are compared with the references in the grader's process.
 The reference answers of every assignment that declares outside checks pass them and the
 stubs fail them; on the logit assignment, hostile answers that pass in their own kernel
 (patched checks, the reference imported, its private helpers, its compiled or source file
-read back, a run that notices it is not graded by nbgrader) fail them.
+read back, a run that notices it is not graded by nbgrader) fail them, and so do answers that
+call another library's implementation (nflows' spline, geomloss' Sinkhorn divergence).
 """
 
 import os
@@ -162,3 +163,64 @@ def test_a_crash_after_the_checked_answers_costs_nothing(tmp_path):
         tmp_path, "logit_mle", _submission("logit_mle", {"report": "import os\nos._exit(0)\n"})
     )
     assert set(verdicts.values()) == {None}
+
+
+# Answers that hand in another library's implementation (a peer): they pass the notebook's
+# tests in their own kernel (checked below), but not outside it.
+NFLOWS_SPLINE = (
+    "import torch\n"
+    "from nflows.transforms.splines.rational_quadratic import (\n"
+    "    unconstrained_rational_quadratic_spline,\n"
+    ")\n\n\n"
+    "def rq_spline_forward(x, knot_x, knot_y, knot_d):\n"
+    "    bound = float(knot_x[-1])\n"
+    "    shape = (*x.shape, len(knot_x) - 1)\n"
+    "    widths = torch.log(torch.diff(knot_x) / (2 * bound)).expand(shape)\n"
+    "    heights = torch.log(torch.diff(knot_y) / (2 * bound)).expand(shape)\n"
+    "    slopes = torch.log(torch.expm1(knot_d[1:-1])).expand(*x.shape, len(knot_x) - 2)\n"
+    "    return unconstrained_rational_quadratic_spline(\n"
+    "        x, widths, heights, slopes, tails='linear', tail_bound=bound,\n"
+    "        min_bin_width=1e-12, min_bin_height=1e-12, min_derivative=1e-12)\n"
+)
+GEOMLOSS_COST = (  # SamplesLoss comes from the notebook's provided setup cell
+    "def sinkhorn_cost(x, y, blur, iterations=500):\n"
+    "    return SamplesLoss('sinkhorn', p=2, blur=blur, debias=False, scaling=0.99)(x, y)\n"
+)
+GEOMLOSS_DIVERGENCE = (
+    "def sinkhorn_divergence(x, y, blur, iterations=500):\n"
+    "    return SamplesLoss('sinkhorn', p=2, blur=blur, scaling=0.99)(x, y)\n"
+)
+PEER_ATTACKS = {
+    "splines": ({"rq_spline_forward": NFLOWS_SPLINE}, "import torch\n", "nflows"),
+    "sinkhorn": (
+        {"sinkhorn_cost": GEOMLOSS_COST, "sinkhorn_divergence": GEOMLOSS_DIVERGENCE},
+        "from geomloss import SamplesLoss\n",
+        "geomloss",
+    ),
+}
+
+
+@pytest.mark.parametrize("assignment", sorted(PEER_ATTACKS))
+def test_answers_that_call_a_peer_library_fail_outside(tmp_path, assignment):
+    from course_lib.grading import check_function
+
+    answers, setup, library = PEER_ATTACKS[assignment]
+    checks = OUTSIDE_CHECKS[assignment]
+    scope = {}
+    exec(setup + "".join(answers.values()), scope)
+    for answer in checks.answers:  # in the kernel, the peer gives the reference's values
+        check_function(
+            scope[answer.name],
+            answer.reference,
+            answer.cases(SEED),
+            name=answer.name,
+            rtol=answer.rtol,
+            atol=answer.atol,
+        )
+    if SANDBOX_PROBLEM:
+        pytest.skip(f"the peers stay readable without a sandbox: {SANDBOX_PROBLEM}")
+    verdicts = _verify(tmp_path, assignment, _submission(assignment, answers))
+    for answer in checks.answers:
+        problem = verdicts[answer.name]
+        assert problem and "PermissionError" in problem and library in problem, verdicts
+        assert f"computes a graded answer ({', '.join(answers)})" in problem, problem
