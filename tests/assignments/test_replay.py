@@ -103,6 +103,22 @@ def test_every_checked_test_exists_in_its_notebook():
             assert set(answer.tests) <= ids, (assignment, answer.name)
 
 
+def test_cells_that_may_use_a_peer_do_not_run_in_the_outside_check():
+    """Where a task asks for a peer library (nflows or Pyro for the spline flow, geomloss for
+    the generator), its cell comes after the tests of every checked answer: the outside check
+    stops before it, so the disabled peer cannot break it or the provided cells that call it."""
+    for assignment, checks in OUTSIDE_CHECKS.items():
+        release = REPO / "assignments" / assignment / f"{assignment}.ipynb"
+        ids = [
+            c.metadata.get("nbgrader", {}).get("grade_id")
+            for c in nbformat.read(release, as_version=4).cells
+        ]
+        last = max(ids.index(answer.tests[0]) for answer in checks.answers)
+        for peer in checks.peers:
+            for cell in peer.allowed:
+                assert cell in ids and ids.index(cell) > last, (assignment, peer.what, cell)
+
+
 SUMMED, _ = WRONG_ANSWERS["logit_mle"]["c_summed_loss"]
 PATCH_CHECKS = (
     "import course_lib.grading\n"
