@@ -187,6 +187,15 @@ def _aliases(cells: list) -> dict[str, str]:
     return aliases
 
 
+def _is_within(used: str, name: str) -> bool:
+    """Whether the dotted name ``used`` is ``name`` or inside it; ``module.*`` (a star import)
+    is within ``name`` when ``name`` is in that module, or the module in ``name``."""
+    if used.endswith(".*"):
+        module = used[:-2]
+        return _is_within(module, name) or name.startswith(f"{module}.")
+    return used == name or used.startswith(f"{name}.")
+
+
 def _peer_flags(source: str, cell: str, peers: Sequence[Peer], aliases: dict) -> list[Flag]:
     """Flags for the peers ``source`` imports or names (through the notebook's imports)."""
     peers = [peer for peer in peers if cell not in peer.allowed]
@@ -213,7 +222,7 @@ def _peer_flags(source: str, cell: str, peers: Sequence[Peer], aliases: dict) ->
         else:
             continue
         for peer in peers:
-            if any(u == n or u.startswith(f"{n}.") for u in used for n in peer.names):
+            if any(_is_within(u, n) for u in used for n in peer.names):
                 line = lines[node.lineno - 1] if 0 < node.lineno <= len(lines) else ""
                 kind = f"uses {peer.what}, which computes the graded {', '.join(peer.answers)}"
                 found.append(Flag(kind, cell, line))

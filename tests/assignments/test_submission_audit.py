@@ -156,6 +156,7 @@ GEOMLOSS = (
             "import pyro.distributions.transforms as T\nspline = T.Spline(1, count_bins=4)",
             PYRO_SPLINE,
         ),
+        ("splines", "rq_spline_forward", "from nflows.transforms import *", NFLOWS_SPLINE),
         (
             "splines",
             "rq_spline_forward",
