@@ -9,7 +9,7 @@
 #   make grades                                  export every grade to grades.csv
 #   make grade ASSIGNMENT=logit_mle [FROM=dir|zip] [STUDENT=id] [JOBS=n] [FORCE=1] [MEMORY_GIB=0]
 #                        a whole class in parallel: feedback, grading/<assignment>/grades.csv, report
-#   make bench [QUICK=1] [THREADS=1] [ONLY=pattern] [RESUME=1]   see benchmarks/README.md
+#   make bench [QUICK=1] [THREADS=1] [ONLY=pattern] [RESUME=1] [UPDATE=1]   benchmarks/README.md
 #   make browser              install Chromium for the browser tests (apt-get, root; make test does)
 #   make sandbox              install bubblewrap, which sandboxes grading kernels (apt-get, root)
 #   make postgres             install PostgreSQL for the shared-gradebook test (apt-get, root)
@@ -147,6 +147,7 @@ QUICK ?=
 THREADS ?= 1
 ONLY ?=
 RESUME ?=
+UPDATE ?=
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP)
@@ -155,4 +156,4 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP) $(if $(QUICK),,mathjax)
 	$(BIN)/python -m benchmarks.run --threads $(THREADS) $(if $(QUICK),--quick,) \
-		$(if $(ONLY),--only '$(ONLY)',) $(if $(RESUME),--resume,)
+		$(if $(ONLY),--only '$(ONLY)',) $(if $(RESUME),--resume,) $(if $(UPDATE),--update,)

@@ -83,8 +83,24 @@ def run_summary(record: dict | None) -> str:
         f"{machine.get('cpu_model') or 'an unknown CPU'} ({machine.get('cpu_count')} CPUs, "
         f"{machine.get('platform')}), Python {software.get('python')}, "
         f"{record['threads']} torch thread(s), {record['repeats']} repeat(s) per case; "
-        f"{loads}; commit {commit}; {libraries}."
+        f"{loads}; commit {commit}; {libraries}.{_updates(record)}"
     )
+
+
+def _updates(record: dict) -> str:
+    """The cases measured again since the run (``python -m benchmarks.run --update``)."""
+    lines = []
+    for update in record.get("updates", []):
+        git = update.get("git") or {}
+        commit = (git.get("commit") or "unknown")[:10]
+        load = (update.get("load_average") or {}).get("start")
+        lines.append(
+            f" Measured again on {update['date'].replace('T', ' ').removesuffix('Z')} UTC "
+            f"(commit {commit}{', load average ' + str(load) if load else ''}): "
+            + ", ".join(f"`{case}`" for case in update["cases"])
+            + "."
+        )
+    return "".join(lines)
 
 
 def goals_list(record: dict | None) -> str:
@@ -488,13 +504,20 @@ def conditional_tables(record: dict | None) -> str:
         if goal.get("time_ratio") is not None:
             detail = f" ({goal['time_ratio']:.2f}x)"
         elif goal.get("calibration_score"):
-            detail = " (calibration score " + ", ".join(
-                f"{head} {_number(value, 2)}" for head, value in goal["calibration_score"].items()
-            ) + ")"
+            detail = (
+                " (calibration score "
+                + ", ".join(
+                    f"{head} {_number(value, 2)}"
+                    for head, value in goal["calibration_score"].items()
+                )
+                + ")"
+            )
         elif goal.get("nll"):
-            detail = " (" + ", ".join(
-                f"{head} {_number(value)}" for head, value in goal["nll"].items()
-            ) + ")"
+            detail = (
+                " ("
+                + ", ".join(f"{head} {_number(value)}" for head, value in goal["nll"].items())
+                + ")"
+            )
         goals.append(f"- {goal['goal']}: {verdicts[goal['met']]}{detail}.")
     blocks = ["\n".join(heads)] + ["\n".join(rows) for rows in per_label.values()]
     if goals:

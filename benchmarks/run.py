@@ -206,6 +206,63 @@ def run_group(
     return record
 
 
+def update_group(module: ModuleType, options: Options, patterns: list[str]) -> dict | None:
+    """Measure the selected cases again and put them into the committed results file, in
+    place of their earlier figures; the other cases and the file's first date stay, and
+    ``updates`` records when which cases were measured again. For groups too long to run
+    whole after each change. Refuses where the committed file was measured otherwise."""
+    path = RESULTS / f"{module.NAME}.json"
+    if options.quick or options.overridden:
+        raise SystemExit("--update measures with the default settings: drop --quick/--steps/...")
+    if not path.is_file():
+        raise SystemExit(f"--update needs a committed {path}: run the whole group first")
+    committed = json.loads(path.read_text())
+    now = {
+        "settings": module.settings(options),
+        "threads": options.threads,
+        "repeats": options.repeats or getattr(module, "REPEATS", 1),
+        "software": machine.software(),
+        "cpu_count": machine.machine()["cpu_count"],
+    }
+    before = {k: committed[k] for k in ("settings", "threads", "repeats", "software")}
+    before["cpu_count"] = committed["machine"]["cpu_count"]
+    # Packages absent from either side (the bench extra's peers) do not matter here.
+    common = set(now["software"]) & set(before["software"])
+    for side in (now, before):
+        side["software"] = {k: v for k, v in side["software"].items() if k in common}
+    differ = sorted(k for k in now if json.loads(json.dumps(now[k])) != before[k])
+    if differ:
+        raise SystemExit(
+            f"{path.name} was measured with other {', '.join(differ)}: run the whole group"
+        )
+    record = run_group(module, options, patterns, PARTIAL)
+    if record is None:
+        return None
+    fresh = {r["id"]: r for r in record["results"]}
+    order = [c.id for c in module.cases(options)]
+    kept = {r["id"]: r for r in committed["results"] if r["id"] in order}
+    merged = {**kept, **fresh}
+    committed["results"] = [merged[case] for case in order if case in merged]
+    committed["updates"] = [
+        *committed.get("updates", []),
+        {
+            "date": record["date"],
+            "finished": record["finished"],
+            "command": record["command"],
+            "git": record["git"],
+            "load_average": record["load_average"],
+            "cases": sorted(fresh),
+        },
+    ]
+    committed["seconds"] = round(committed["seconds"] + record["seconds"], 1)
+    committed["goals"] = module.goals(committed["results"]) if hasattr(module, "goals") else []
+    _write(path, committed)
+    print(f"   updated {len(fresh)} case(s) of {path}", flush=True)
+    if report.PAGE.is_file():
+        report.PAGE.touch()
+    return committed
+
+
 def _torch_threads() -> dict:
     import torch
 
@@ -263,6 +320,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the cases that an interrupted run with the same settings finished",
     )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="measure the --only cases again and replace their figures in the committed "
+        "results file (same settings and software; for groups too long to run whole)",
+    )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     return parser
 
@@ -287,8 +350,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{module.NAME}/{case.id}")
         return 0
     _set_threads(options.threads)
+    if args.update and not args.only:
+        print("--update needs --only: which cases to measure again", file=sys.stderr)
+        return 2
     records = []
     for module in modules:
+        if args.update:
+            records.append(update_group(module, options, args.only))
+            continue
         every_case = module.cases(options)
         selected = [c for c in every_case if _selected(module.NAME, c, args.only)]
         # A group measured in full (`--only transport` included) replaces its committed file.

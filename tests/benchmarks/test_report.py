@@ -108,6 +108,20 @@ def test_flow_results_render_as_tables_goals_and_a_plot(tmp_path):
     )
     summary = report.run_summary(record)
     assert "Test CPU" in summary and "0123456789" in summary and "1 torch thread" in summary
+    assert "Measured again" not in summary
+    record["updates"] = [
+        {
+            "date": "2026-12-01T10:00:00Z",
+            "git": {"commit": "abcdef0123456789", "dirty": False},
+            "load_average": {"start": [0.5, 0.4, 0.3], "end": None},
+            "cases": ["two_moons/course_lib-realnvp"],
+        }
+    ]
+    again = report.run_summary(record)
+    assert again.startswith(summary) and (
+        "Measured again on 2026-12-01 10:00:00 UTC (commit abcdef0123, load average "
+        "[0.5, 0.4, 0.3]): `two_moons/course_lib-realnvp`." in again
+    )
     figure = report.plot_gap_vs_time(record)
     assert [axis.get_title() for axis in figure.axes] == ["two moons"]
 

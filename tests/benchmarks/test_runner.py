@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from benchmarks import run
 from benchmarks.cases import Case, Options
@@ -248,3 +249,58 @@ def test_tiny_conditional_run_records_every_head_and_the_timing(tmp_path):
     timing = record["results"][3]["figures"]
     assert timing["time_ratio/diagonal"]["median"] == 1.0
     assert [goal["met"] is not None for goal in record["goals"]] == [True, True, True]
+
+
+def _fake_group(values: dict[str, float]) -> SimpleNamespace:
+    """A group of three cases whose figure is read from ``values`` when measured."""
+    return SimpleNamespace(
+        NAME="fake",
+        DESCRIPTION="three cases",
+        UNITS={"value": "s"},
+        REPEATS=1,
+        settings=lambda options: {"size": 3},
+        cases=lambda options: [
+            Case(name, lambda name=name: {"figures": {"value": values[name]}}) for name in "abc"
+        ],
+        goals=lambda results: [
+            {"goal": "a below 10", "met": results[0]["figures"]["value"]["median"] < 10}
+        ],
+    )
+
+
+def test_update_replaces_the_chosen_cases_in_the_committed_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(run, "PARTIAL", tmp_path / "results" / "partial")
+    monkeypatch.setattr(run.report, "PAGE", tmp_path / "page.md")
+    values = {"a": 20.0, "b": 2.0, "c": 3.0}
+    group = _fake_group(values)
+    run.run_group(group, Options(threads=torch.get_num_threads()), [], run.RESULTS)
+    first = json.loads((run.RESULTS / "fake.json").read_text())
+    assert first["goals"][0]["met"] is False
+
+    values["a"] = 5.0
+    values["c"] = 30.0  # not selected: must keep 3.0
+    updated = run.update_group(group, Options(threads=torch.get_num_threads()), ["fake/a"])
+    on_disk = json.loads((run.RESULTS / "fake.json").read_text())
+    assert on_disk == updated
+    check_record(on_disk)
+    figures = {r["id"]: r["figures"]["value"]["median"] for r in on_disk["results"]}
+    assert figures == {"a": 5.0, "b": 2.0, "c": 3.0}
+    assert on_disk["date"] == first["date"] and on_disk["goals"][0]["met"] is True
+    (update,) = on_disk["updates"]
+    assert update["cases"] == ["a"] and update["date"] >= first["date"]
+
+
+def test_update_refuses_a_file_measured_with_other_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(run, "PARTIAL", tmp_path / "results" / "partial")
+    monkeypatch.setattr(run.report, "PAGE", tmp_path / "page.md")
+    group = _fake_group({"a": 1.0, "b": 2.0, "c": 3.0})
+    with pytest.raises(SystemExit, match="run the whole group first"):
+        run.update_group(group, Options(threads=torch.get_num_threads()), ["fake/a"])
+    run.run_group(group, Options(threads=torch.get_num_threads()), [], run.RESULTS)
+    group.settings = lambda options: {"size": 4}
+    with pytest.raises(SystemExit, match="other settings"):
+        run.update_group(group, Options(threads=torch.get_num_threads()), ["fake/a"])
+    with pytest.raises(SystemExit, match="default settings"):
+        run.update_group(group, Options(threads=torch.get_num_threads(), steps=5), ["fake/a"])
