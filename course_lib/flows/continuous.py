@@ -20,7 +20,8 @@ The solver integrates the augmented state :math:`(z, \ell)` with
 and its log-det. The trace is exact (one backward pass per feature, cheap in 2-D)
 or Hutchinson's unbiased estimate :math:`\varepsilon^\top (\partial f/\partial z)\,
 \varepsilon` with one probe :math:`\varepsilon` per point, fixed for a whole solve
-(Grathwohl et al., 2019).
+(Grathwohl et al., 2019). The course's dynamics also carry their Jacobian forward with
+:math:`f` itself (``trace="forward"``): the same exact trace without any backward pass.
 
 References:
     Chen, R. T. Q., Rubanova, Y., Bettencourt, J. & Duvenaud, D. (2018). Neural
@@ -150,6 +151,11 @@ class ConcatLinear(nn.Module):
         ``(batch, features_out)``."""
         return self.linear(torch.cat([h, _time_column(t, h)], dim=-1))
 
+    def input_weight(self, t: Tensor) -> Tensor:
+        """The Jacobian of the output with respect to ``h`` at time ``t``,
+        ``(features_out, features_in)``."""
+        return self.linear.weight[:, :-1]
+
 
 class ConcatSquashLinear(nn.Module):
     r"""A linear layer gated and shifted by the time (FFJORD's concat-squash layer):
@@ -175,8 +181,22 @@ class ConcatSquashLinear(nn.Module):
         time = t.to(h).reshape(1, 1)
         return self.linear(h) * torch.sigmoid(self.gate(time)) + self.shift(time)
 
+    def input_weight(self, t: Tensor) -> Tensor:
+        """The Jacobian of the output with respect to ``h`` at time ``t``,
+        ``(features_out, features_in)``."""
+        gate = torch.sigmoid(self.gate(t.to(self.linear.weight).reshape(1, 1)))
+        return self.linear.weight * gate.reshape(-1, 1)
+
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "softplus": nn.Softplus}
+
+
+def _activate(name: str, h: Tensor) -> tuple[Tensor, Tensor]:
+    """The activation ``name`` of ``h`` and its derivative, element-wise."""
+    if name == "tanh":
+        value = torch.tanh(h)
+        return value, 1 - value * value
+    return nn.functional.softplus(h), torch.sigmoid(h)
 
 
 class TimeMLP(nn.Module):
@@ -214,9 +234,8 @@ class TimeMLP(nn.Module):
         kind = {"concat": ConcatLinear, "squash": ConcatSquashLinear}[
             check_choice("layer", layer, ("concat", "squash"))
         ]
-        self.activation = _ACTIVATIONS[
-            check_choice("activation", activation, tuple(_ACTIVATIONS))
-        ]()
+        self.activation_name = check_choice("activation", activation, tuple(_ACTIVATIONS))
+        self.activation = _ACTIVATIONS[self.activation_name]()
         sizes = [features] + [hidden_features] * hidden_layers + [features]
         self.layers = nn.ModuleList(kind(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         last = self.layers[-1].linear
@@ -232,6 +251,43 @@ class TimeMLP(nn.Module):
             if k < len(self.layers) - 1:
                 h = self.activation(h)
         return h
+
+    def velocity_and_trace(self, t: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        r"""The velocity and the exact trace of :math:`\partial f / \partial z`, with no
+        backward pass: for two hidden layers in closed form, else by carrying the Jacobian
+        forward layer by layer beside :math:`f` (``features`` extra columns per layer).
+
+        Args:
+            t: Scalar time.
+            z: Points, shape ``(batch, features)``.
+
+        Returns:
+            ``(f(z, t), trace)`` of shapes ``(batch, features)`` and ``(batch,)``.
+        """
+        if len(self.layers) == 3:
+            return self._two_hidden_layers(t, z)
+        h = z
+        # jacobian[i] = dh/dz_i, shape (features, batch or 1, width): one column per feature.
+        jacobian: Tensor | None = None
+        for k, layer in enumerate(self.layers):
+            weight = layer.input_weight(t).T
+            jacobian = weight.unsqueeze(1) if jacobian is None else jacobian @ weight
+            h = layer(t, h)
+            if k < len(self.layers) - 1:
+                h, slope = _activate(self.activation_name, h)
+                jacobian = jacobian * slope
+        trace = torch.diagonal(jacobian, dim1=0, dim2=2).sum(-1)
+        return h, trace.expand(z.shape[0])
+
+    def _two_hidden_layers(self, t: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Two hidden layers: :math:`\operatorname{tr}(W_3 D_2 W_2 D_1 W_1)
+        = \sum_{kj} (D_2)_k (D_1)_j\, [W_2 \circ (W_1 W_3)^\top]_{kj}`, one product
+        ``(batch, width) @ (width, width)`` beside :math:`f`."""
+        first, middle, last = self.layers
+        h, slope_1 = _activate(self.activation_name, first(t, z))
+        h, slope_2 = _activate(self.activation_name, middle(t, h))
+        weights = middle.input_weight(t) * (first.input_weight(t) @ last.input_weight(t)).T
+        return last(t, h), ((slope_1 @ weights.T) * slope_2).sum(-1)
 
 
 class HyperPlanarDynamics(nn.Module):
@@ -283,6 +339,25 @@ class HyperPlanarDynamics(nn.Module):
         b = params[2 * size :]
         return torch.tanh(z @ w.T + b) @ u
 
+    def velocity_and_trace(self, t: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        r"""The velocity and its exact trace :math:`\sum_m (1 - \tanh^2(\cdot))\,
+        u_m^\top w_m`, with no backward pass.
+
+        Args:
+            t: Scalar time.
+            z: Points, shape ``(batch, features)``.
+
+        Returns:
+            ``(f(z, t), trace)`` of shapes ``(batch, features)`` and ``(batch,)``.
+        """
+        params = self.hypernetwork(t.to(z).reshape(1, 1)).reshape(-1)
+        size = self.features * self.width
+        u = params[:size].reshape(self.width, self.features)
+        w = params[size : 2 * size].reshape(self.width, self.features)
+        b = params[2 * size :]
+        units = torch.tanh(z @ w.T + b)
+        return units @ u, (1 - units * units) @ (u * w).sum(-1)
+
 
 class _Augmented(nn.Module):
     """The right-hand side of the augmented ODE ``(z, log_det)``; counts its evaluations."""
@@ -300,15 +375,15 @@ class _Augmented(nn.Module):
         # Differentiable trace when gradients are wanted: in training, and inside the
         # adjoint's backward solve; a sample under no_grad needs no graph.
         create_graph = torch.is_grad_enabled()
+        if self.trace == "forward":
+            dz, trace = self.dynamics.velocity_and_trace(t, z)
+            self._check_shape(dz, z)
+            return dz, trace
         with torch.enable_grad():
             if not z.requires_grad:
                 z = z.detach().requires_grad_(True)
             dz = self.dynamics(t, z)
-            if not isinstance(dz, Tensor) or dz.shape != z.shape:
-                raise ValueError(
-                    f"dynamics(t, z) must return a tensor of the shape of z, "
-                    f"{format_shape(z.shape)}; got {describe(dz)}."
-                )
+            self._check_shape(dz, z)
             if self.trace == "exact":
                 trace = exact_trace(dz, z, create_graph=create_graph)
             else:
@@ -316,6 +391,14 @@ class _Augmented(nn.Module):
         if not create_graph:
             dz, trace = dz.detach(), trace.detach()
         return dz, trace
+
+    @staticmethod
+    def _check_shape(dz: object, z: Tensor) -> None:
+        if not isinstance(dz, Tensor) or dz.shape != z.shape:
+            raise ValueError(
+                f"dynamics(t, z) must return a tensor of the shape of z, "
+                f"{format_shape(z.shape)}; got {describe(dz)}."
+            )
 
 
 class ContinuousTransform(Transform):
@@ -341,8 +424,11 @@ class ContinuousTransform(Transform):
             ``z`` of shape ``(batch, features)``, returning ``(batch, features)``; rows
             must not interact. E.g. :class:`TimeMLP` or :class:`HyperPlanarDynamics`.
         time: The integration time :math:`T`.
-        trace: ``"exact"`` (one backward pass per feature) or ``"hutchinson"`` (one
-            vector-Jacobian product, an unbiased estimate).
+        trace: ``"exact"`` (one backward pass per feature), ``"hutchinson"`` (one
+            vector-Jacobian product, an unbiased estimate) or ``"forward"`` (exact too,
+            carried forward beside :math:`f` by the dynamics' ``velocity_and_trace(t, z)``,
+            which :class:`TimeMLP` and :class:`HyperPlanarDynamics` have: no backward pass,
+            the cheapest in few dimensions).
         probe: Distribution of Hutchinson's probes: ``"rademacher"`` or ``"gaussian"``;
             drawn from torch's global generator, one per point and solve.
         method: Adaptive ``"dopri5"``, ``"bosh3"``, ``"adaptive_heun"`` (with ``rtol``,
@@ -391,7 +477,13 @@ class ContinuousTransform(Transform):
                 f"features={dynamics.features}."
             )
         self.time = check_positive_float("time", time)
-        self.trace = check_choice("trace", trace, ("exact", "hutchinson"))
+        self.trace = check_choice("trace", trace, ("exact", "hutchinson", "forward"))
+        if self.trace == "forward" and not callable(getattr(dynamics, "velocity_and_trace", None)):
+            raise TypeError(
+                f"trace='forward' needs dynamics with a method velocity_and_trace(t, z), as "
+                f"TimeMLP and HyperPlanarDynamics have; got {type(dynamics).__name__}. Use "
+                "trace='exact'."
+            )
         self.probe = check_choice("probe", probe, _PROBES)
         self.method = check_choice("method", method, ADAPTIVE_METHODS + FIXED_METHODS)
         self.rtol = check_positive_float("rtol", rtol)

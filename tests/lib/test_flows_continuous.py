@@ -78,6 +78,39 @@ def test_exact_trace_equals_trace_of_autograd_jacobian(name):
     torch.testing.assert_close(exact_trace(f(t, z), z), expected, rtol=1e-10, atol=1e-10)
 
 
+FORWARD = {
+    **DYNAMICS,
+    "softplus": lambda: TimeMLP(3, hidden_features=8, layer="squash", activation="softplus"),
+    "affine": lambda: TimeMLP(3, hidden_layers=0),
+    "deep": lambda: TimeMLP(3, hidden_features=5, hidden_layers=3),
+}
+
+
+@pytest.mark.parametrize("name", FORWARD)
+def test_forward_trace_equals_trace_of_autograd_jacobian(name):
+    scale = 0.3 if name == "hyper" else 0.5
+    f = randomized(FORWARD[name]().double(), scale=scale, seed=0)
+    t = torch.tensor(0.3, dtype=torch.float64)
+    z = points((5, 3), torch.float64)
+    velocity, trace = f.velocity_and_trace(t, z)
+    torch.testing.assert_close(velocity, f(t, z), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(trace, jacobian_traces(f, t, z), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dynamics", ["concat", "squash", "hyper"])
+def test_forward_and_exact_traces_give_the_same_density_and_gradients(dynamics):
+    x = points((16, 2), torch.float64)
+    results = []
+    for trace in ("exact", "forward"):
+        flow = random_cnf(dynamics, trace=trace, method="rk4", step_size=0.25)
+        log_prob = flow.log_prob(x)
+        results.append((log_prob, torch.autograd.grad(log_prob.mean(), list(flow.parameters()))))
+    (exact, exact_grads), (forward, forward_grads) = results
+    torch.testing.assert_close(forward, exact, rtol=1e-10, atol=1e-10)
+    for a, b in zip(forward_grads, exact_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
+
+
 @pytest.mark.parametrize("probe", ["rademacher", "gaussian"])
 def test_hutchinson_estimate_is_unbiased(probe):
     f = make_dynamics("concat", torch.float64)
@@ -270,6 +303,8 @@ def test_bad_arguments_raise_clear_errors():
         ContinuousTransform(2, f, trace="approximate")
     with pytest.raises(ValueError, match="probe"):
         ContinuousTransform(2, f, trace="hutchinson", probe="uniform")
+    with pytest.raises(TypeError, match="velocity_and_trace"):
+        ContinuousTransform(2, Linear(torch.eye(2)), trace="forward")
     with pytest.raises(ValueError, match="time"):
         ContinuousTransform(2, f, time=0.0)
     with pytest.raises(TypeError, match="dynamics"):
