@@ -6,7 +6,7 @@ plausible wrong answer, and hostile submissions: one kills its kernel, one patch
 and imports the graded reference, one hides a wrong answer behind patched checks, one reads
 the course's solutions, one opens a network connection, one allocates 16 GiB, one edits,
 retypes and deletes test cells, one pastes a copy of a graded cell, one prints 10 MB, one
-returns NaN.
+returns NaN, one fits the logit with scikit-learn instead of writing the fit.
 """
 
 import csv
@@ -51,6 +51,18 @@ NAN = (
     "import torch\n"
     "def logit_nll(x, y, beta, alpha):\n"
     "    return torch.full((), float('nan'), dtype=x.dtype)\n"
+)
+
+
+# Another library's implementation of an answer: scikit-learn reaches the MLE in its kernel.
+SKLEARN_FIT = (
+    "import torch\n"
+    "def fit_logit_gd(x, y, steps=1500, lr=0.05):\n"
+    "    from sklearn.linear_model import LogisticRegression\n"
+    "    model = LogisticRegression(penalty=None, tol=1e-10, max_iter=1000)\n"
+    "    model.fit(x.double().numpy(), y.double().numpy())\n"
+    "    return (torch.tensor(model.coef_[0], dtype=x.dtype),\n"
+    "            torch.tensor(model.intercept_[0], dtype=x.dtype))\n"
 )
 
 
@@ -113,6 +125,7 @@ def course(tmp_path_factory):
     submissions["k_duplicate"] = _with_copied_answer(completed_copy(release, source))
     submissions["l_prints"] = completed_copy(release, source, {"report": _loud_report(source)})
     submissions["m_nan"] = completed_copy(release, source, {"logit_nll": NAN})
+    submissions["o_sklearn"] = completed_copy(release, source, {"fit_logit_gd": SKLEARN_FIT})
     if SANDBOX_PROBLEM is None:  # unsandboxed, the kernel would really take 16 GiB
         submissions["i_memory"] = completed_copy(release, source, {"report": MEMORY})
     drop = tmp_path_factory.mktemp("lms-export")
@@ -139,7 +152,7 @@ def graded(course):
 
 def test_every_student_is_graded_in_parallel(graded, course):
     hostile = ["e_exit", "f_patched", "g_snoop", "h_network", "j_tampered", "k_duplicate"]
-    hostile += ["l_prints", "m_nan", "n_patched_wrong"]
+    hostile += ["l_prints", "m_nan", "n_patched_wrong", "o_sklearn"]
     hostile += [] if SANDBOX_PROBLEM else ["i_memory"]
     assert sorted(graded) == sorted(["a_reference", "c_summed_loss", "d_stub", *hostile])
     assert {r.status for r in graded.values()} == {"graded"}
@@ -224,6 +237,19 @@ def test_patched_checks_and_the_reference_earn_nothing_outside_the_kernel(graded
     _, failing = WRONG_ANSWERS[ASSIGNMENT]["c_summed_loss"]
     assert set(graded["n_patched_wrong"].failed_tests) == failing
     assert graded["n_patched_wrong"].auto_score == graded["c_summed_loss"].auto_score
+
+
+def test_another_librarys_implementation_earns_nothing_outside_and_is_flagged(graded, course):
+    """scikit-learn's logistic regression passes test_fit_logit_gd in the kernel; outside it
+    refuses to run, and the report names it."""
+    result = graded["o_sklearn"]
+    assert set(result.withdrawn) == {"test_fit_logit_gd"}, result.withdrawn
+    assert "computes a graded answer (fit_logit_gd)" in result.withdrawn["test_fit_logit_gd"]
+    assert set(result.failed_tests) == {"test_fit_logit_gd"}
+    assert 0 < result.auto_score < result.auto_max_score
+    flag = "uses scikit-learn's logistic regression, which computes the graded fit_logit_gd"
+    assert {(f.kind, f.cell) for f in result.flags} >= {(flag, "fit_logit_gd")}
+    assert flag in (course / "grading" / ASSIGNMENT / "report.md").read_text()
 
 
 def test_withdrawn_points_show_in_the_gradebook_and_the_feedback(graded, course):
