@@ -421,6 +421,7 @@ def maf(
     hidden_features: int = 64,
     hidden_layers: int = 2,
     context_features: int = 0,
+    scale_bound: float = 3.0,
     seed: int | torch.Generator | None = None,
 ) -> Flow | ConditionalFlow:
     r"""A masked autoregressive flow: :class:`MAF` layers with the feature order reversed
@@ -435,6 +436,7 @@ def maf(
         hidden_layers: Number of hidden layers of each MADE.
         context_features: Size of the context; with more than 0 the result is a
             :class:`ConditionalFlow`.
+        scale_bound: :math:`\beta > 0`, the bound on each layer's log-scale (see :class:`MAF`).
         seed: Seed or CPU generator for the initial weights.
 
     Returns:
@@ -445,7 +447,11 @@ def maf(
         >>> round(flow.log_prob(torch.zeros(2)).item(), 4)
         -1.8379
     """
-    options = {"hidden_features": hidden_features, "hidden_layers": hidden_layers}
+    options = {
+        "hidden_features": hidden_features,
+        "hidden_layers": hidden_layers,
+        "scale_bound": scale_bound,
+    }
     return _autoregressive_flow(MAF, features, layers, context_features, seed, **options)
 
 
@@ -456,6 +462,7 @@ def iaf(
     hidden_features: int = 64,
     hidden_layers: int = 2,
     context_features: int = 0,
+    scale_bound: float = 3.0,
     seed: int | torch.Generator | None = None,
 ) -> Flow | ConditionalFlow:
     r"""An inverse autoregressive flow: :class:`IAF` layers with the feature order reversed
@@ -467,5 +474,9 @@ def iaf(
         >>> tuple(flow.rsample((5,)).shape)
         (5, 2)
     """
-    options = {"hidden_features": hidden_features, "hidden_layers": hidden_layers}
+    options = {
+        "hidden_features": hidden_features,
+        "hidden_layers": hidden_layers,
+        "scale_bound": scale_bound,
+    }
     return _autoregressive_flow(IAF, features, layers, context_features, seed, **options)

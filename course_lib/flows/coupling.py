@@ -368,6 +368,7 @@ def realnvp(
     hidden_features: int = 64,
     hidden_layers: int = 2,
     permutation: str = "alternate",
+    scale_bound: float = 3.0,
     seed: int | torch.Generator | None = None,
 ) -> Flow:
     r"""A RealNVP flow: affine coupling layers on a standard normal base.
@@ -392,6 +393,8 @@ def realnvp(
         hidden_features: Width of each conditioner's hidden layers.
         hidden_layers: Number of hidden layers of each conditioner.
         permutation: ``"alternate"``, ``"reverse"`` or ``"random"``.
+        scale_bound: :math:`\beta > 0`, the bound on each coupling's log-scale (see
+            :class:`AffineCoupling`).
         seed: Seed or CPU generator for the initial weights and random permutations.
 
     Returns:
@@ -416,6 +419,7 @@ def realnvp(
         )
     layers = check_positive_int("layers", layers)
     permutation = check_choice("permutation", permutation, ("alternate", "reverse", "random"))
+    scale_bound = check_positive_float("scale_bound", scale_bound)
     first_half = torch.arange(features) < features // 2
     transforms: list[Transform] = []
     with seeded_init(check_seed(seed)) as generator:
@@ -431,6 +435,7 @@ def realnvp(
                     mask,
                     hidden_features=hidden_features,
                     hidden_layers=hidden_layers,
+                    scale_bound=scale_bound,
                 )
             )
     return Flow(standard_normal(features), transforms)

@@ -235,6 +235,21 @@ def test_iaf_forward_reads_the_noise(device, dtype):
     torch.testing.assert_close(log_det, log_scale.sum(-1))
 
 
+@pytest.mark.parametrize("build", [maf, iaf])
+def test_autoregressive_flows_pass_their_scale_bound_to_every_layer(build):
+    flow = build(2, layers=3, hidden_features=8, scale_bound=0.5, seed=0)
+    layers = [t for t in flow.transform if isinstance(t, MAF)]
+    assert [layer.scale_bound for layer in layers] == [0.5] * 3
+    with torch.no_grad():
+        for layer in layers:
+            layer.made.network[-1].bias[2:].fill_(1e4)  # raw log-scales far above the bound
+    # Every layer scales both features by exp(0.5): log-det 3 * 2 * 0.5.
+    _, log_det = flow.transform(torch.zeros(4, 2))
+    torch.testing.assert_close(log_det, torch.full_like(log_det, 3.0))
+    with pytest.raises(ValueError, match="scale_bound must be a finite positive number"):
+        build(2, scale_bound=-1.0)
+
+
 @pytest.mark.parametrize("kind", [MAF, IAF])
 def test_autoregressive_layer_starts_at_the_identity(kind):
     layer = kind(3, hidden_features=8)

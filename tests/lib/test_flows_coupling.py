@@ -232,6 +232,20 @@ def test_realnvp_rejects_bad_arguments():
         realnvp(2, hidden_features=0)
 
 
+def test_realnvp_bounds_every_log_scale_by_its_scale_bound():
+    flow = realnvp(2, layers=3, hidden_features=8, scale_bound=0.5, seed=0)
+    assert [layer.scale_bound for layer in flow.transform] == [0.5] * 3
+    with torch.no_grad():
+        for layer in flow.transform:
+            layer.conditioner[-1].bias[1:].fill_(1e4)  # raw log-scales far above the bound
+    x = draw((6, 2), device="cpu", dtype=torch.float32)
+    # Each of the three couplings scales its feature by exp(0.5): log-det 1.5 in all.
+    _, log_det = flow.transform(x)
+    torch.testing.assert_close(log_det, torch.full_like(log_det, 1.5))
+    with pytest.raises(ValueError, match="scale_bound must be a finite positive number"):
+        realnvp(2, scale_bound=0.0)
+
+
 def test_affine_coupling_function_is_the_module_with_its_conditioner():
     from course_lib.flows import affine_coupling
     from course_lib.grading import coupling_cases
