@@ -206,12 +206,41 @@ GEOMLOSS_DIVERGENCE = (
     "def sinkhorn_divergence(x, y, blur, iterations=500):\n"
     "    return SamplesLoss('sinkhorn', p=2, blur=blur, scaling=0.99)(x, y)\n"
 )
+MULTIVARIATE_NORMAL = (  # the parameters are the student's own; the log-density is not
+    "import math\n"
+    "import torch\n"
+    "import torch.nn.functional as F\n\n\n"
+    "def full_gaussian_params(raw):\n"
+    "    d = int(round((math.sqrt(9 + 8 * raw.shape[-1]) - 3) / 2))\n"
+    "    rows, cols = torch.tril_indices(d, d)\n"
+    "    tril = raw.new_zeros(raw.shape[0], d, d)\n"
+    "    tril[:, rows, cols] = raw[:, d:]\n"
+    "    diagonal = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + 1e-3\n"
+    "    return raw[:, :d], torch.tril(tril, -1) + torch.diag_embed(diagonal)\n\n\n"
+    "def full_gaussian_log_prob(raw, y):\n"
+    "    mean, tril = full_gaussian_params(raw)\n"
+    "    return torch.distributions.MultivariateNormal(mean, scale_tril=tril).log_prob(y)\n"
+)
+# assignment -> (answer cells, the provided imports they rely on, the peer's module, the
+# answers that call the peer); the other answers are the reference's.
 PEER_ATTACKS = {
-    "splines": ({"rq_spline_forward": NFLOWS_SPLINE}, "import torch\n", "nflows"),
+    "splines": (
+        {"rq_spline_forward": NFLOWS_SPLINE},
+        "import torch\n",
+        "nflows.transforms.splines",
+        ("rq_spline_forward",),
+    ),
     "sinkhorn": (
         {"sinkhorn_cost": GEOMLOSS_COST, "sinkhorn_divergence": GEOMLOSS_DIVERGENCE},
         "from geomloss import SamplesLoss\n",
         "geomloss",
+        ("sinkhorn_cost", "sinkhorn_divergence"),
+    ),
+    "conditional_heads": (
+        {"full_gaussian": MULTIVARIATE_NORMAL},
+        "",
+        "torch.distributions.multivariate_normal",
+        ("full_gaussian_log_prob",),
     ),
 }
 
@@ -220,23 +249,28 @@ PEER_ATTACKS = {
 def test_answers_that_call_a_peer_library_fail_outside(tmp_path, assignment):
     from course_lib.grading import check_function
 
-    answers, setup, library = PEER_ATTACKS[assignment]
+    cells, setup, library, attacked = PEER_ATTACKS[assignment]
     checks = OUTSIDE_CHECKS[assignment]
     scope = {}
-    exec(setup + "".join(answers.values()), scope)
+    exec(setup + "".join(cells.values()), scope)
     for answer in checks.answers:  # in the kernel, the peer gives the reference's values
-        check_function(
-            scope[answer.name],
-            answer.reference,
-            answer.cases(SEED),
-            name=answer.name,
-            rtol=answer.rtol,
-            atol=answer.atol,
-        )
+        if answer.name in attacked:
+            check_function(
+                scope[answer.name],
+                answer.reference,
+                answer.cases(SEED),
+                name=answer.name,
+                rtol=answer.rtol,
+                atol=answer.atol,
+            )
     if SANDBOX_PROBLEM:
         pytest.skip(f"the peers stay readable without a sandbox: {SANDBOX_PROBLEM}")
-    verdicts = _verify(tmp_path, assignment, _submission(assignment, answers))
+    verdicts = _verify(tmp_path, assignment, _submission(assignment, cells))
+    (peer,) = [p for p in checks.peers if any(m.startswith(library) for m in p.disabled)]
     for answer in checks.answers:
         problem = verdicts[answer.name]
-        assert problem and "PermissionError" in problem and library in problem, verdicts
-        assert f"computes a graded answer ({', '.join(answers)})" in problem, problem
+        if answer.name not in attacked:
+            assert problem is None, verdicts
+            continue
+        assert problem and f"PermissionError: {library}." in problem, verdicts
+        assert f"computes a graded answer ({', '.join(peer.answers)})" in problem, problem
