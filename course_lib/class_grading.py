@@ -1,8 +1,11 @@
 """Grade a whole class with nbgrader: in parallel, resumable, with feedback and a report.
 
 ``grade_class`` runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` once per
-student, several students at a time, each in its own process, so one broken submission
-cannot stop the others and a crash loses only the students being graded at that moment.
+student, several students at a time. Each grading thread sends its commands to a long-lived
+nbgrader process of its own (:mod:`course_lib.nbgrader_worker`, which saves nbgrader's
+seconds of start-up per command); every submission runs in a kernel of its own, so one
+broken submission cannot stop the others and a crash loses only the students being graded
+at that moment.
 A student whose submission is unchanged since it was graded is not graded again (pass
 ``force`` or name the student to regrade). Everything lands in ``grading/<assignment>/``:
 
@@ -12,7 +15,8 @@ A student whose submission is unchanged since it was graded is not graded again 
   (:mod:`course_lib.submission_audit`);
 - the outside check (:mod:`course_lib.replay`): where an assignment declares one
   (:mod:`course_lib.outside_checks`), the answers run again without the tests and with the
-  graded references disabled, and are compared with the references in this process; a test
+  graded references disabled (beside nbgrader's run, in a process of their own), and are
+  compared with the references in this process; a test
   that passed in the student's kernel while its answer fails there scores zero (a manual
   score of 0 in the gradebook, which the feedback shows, flagged for review);
 - ``logs/<student>.log``: nbgrader's output for that student; ``state/<student>.json``: what
@@ -32,19 +36,20 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
 
 import course_lib
 from course_lib import sandbox
+from course_lib.nbgrader_worker import NbgraderWorker
 from course_lib.outside_checks import outside_checks
 from course_lib.replay import verify_submission
 from course_lib.submission_audit import Flag, audit_notebook
@@ -99,6 +104,29 @@ def _db_url(course_root: Path, db_url: str | None) -> str:
     return db_url
 
 
+class _Workers:
+    """One nbgrader worker per grading thread, all closed at the end."""
+
+    def __init__(self, environment: dict[str, str], cwd: Path):
+        self.environment, self.cwd = environment, cwd
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._started: list[NbgraderWorker] = []
+
+    def get(self) -> NbgraderWorker:
+        worker = getattr(self._local, "worker", None)
+        if worker is None:
+            worker = self._local.worker = NbgraderWorker(self.environment, self.cwd)
+            with self._lock:
+                self._started.append(worker)
+        return worker
+
+    def close(self) -> None:
+        with self._lock:
+            for worker in self._started:
+                worker.close()
+
+
 @dataclass(frozen=True)
 class _Run:
     """What every student's grading shares."""
@@ -112,8 +140,14 @@ class _Run:
     sandboxed: bool
     policy: sandbox.SandboxPolicy | None = None
     release_folder: str = "assignments"
+    workers: _Workers | None = None
+
+    def worker(self) -> NbgraderWorker:
+        """This thread's nbgrader worker."""
+        return self.workers.get()
 
     def nbgrader(self, *args: str, runtime_dir: str = "") -> list[str]:
+        """The arguments of one nbgrader command (without ``nbgrader``)."""
         config = [f"--CourseDirectory.db_url={self.db_url}"]
         if self.cell_timeout is not None:
             config.append(f"--Execute.timeout={self.cell_timeout:g}")
@@ -124,7 +158,7 @@ class _Run:
                 "--KernelManager.transport=ipc",
                 f"--KernelManager.ip={Path(runtime_dir) / 'kernel'}",
             ]
-        return [str(_BIN / "nbgrader"), *args, *config]
+        return [*args, *config]
 
     def environment(self, runtime_dir: str) -> dict[str, str]:
         jupyter_path = os.pathsep.join(
@@ -172,12 +206,14 @@ def _grade_student(run: _Run, student: str) -> StudentResult:
     # Short and private: Unix socket paths are limited to about 100 characters.
     runtime_dir = tempfile.mkdtemp(prefix=sandbox.RUNTIME_PREFIX)
     try:
-        with log.open("w") as out:
+        with log.open("w") as out, ThreadPoolExecutor(max_workers=1) as beside:
+            # The outside check needs only the submission: it runs while nbgrader grades.
+            problems = beside.submit(_outside_problems, run, student, runtime_dir)
             failed = _run_steps(run, student, [("autograde", "--force")], out, runtime_dir)
             withdrawn, outside_error = {}, ""
             if not failed:
                 try:
-                    withdrawn = _check_outside(run, student, runtime_dir)
+                    withdrawn = _withdraw(run, student, problems.result())
                 except Exception as error:  # noqa: BLE001 (grade anyway; the report says so)
                     outside_error = f"{type(error).__name__}: {error}"[:300]
             failed = failed or _run_steps(
@@ -220,11 +256,8 @@ def _seed(run: _Run, student: str) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
 
 
-def _check_outside(run: _Run, student: str, runtime_dir: str) -> dict[str, str]:
-    """Run the outside check; withdraw the points of the tests whose answer fails it (and
-    give back those an earlier run withdrew). Returns test -> why withdrawn."""
-    from nbgrader.api import Gradebook
-
+def _outside_problems(run: _Run, student: str, runtime_dir: str) -> dict[tuple[str, str], str]:
+    """Run the outside check: ``(notebook, test) -> why`` for each test whose answer fails."""
     checks = outside_checks(run.assignment)
     if checks is None:
         return {}
@@ -247,6 +280,14 @@ def _check_outside(run: _Run, student: str, runtime_dir: str) -> dict[str, str]:
             for test in verdict.tests:
                 if verdict.problem and (notebook.stem, test) not in problems:
                     problems[notebook.stem, test] = verdict.problem
+    return problems
+
+
+def _withdraw(run: _Run, student: str, problems: dict[tuple[str, str], str]) -> dict[str, str]:
+    """Withdraw the points of the tests whose answer failed the outside check (and give back
+    those an earlier run withdrew). Returns test -> why withdrawn."""
+    from nbgrader.api import Gradebook
+
     state = run.out / "state" / f"{student}.json"
     before = json.loads(state.read_text()).get("withdrawn", {}) if state.is_file() else {}
     withdrawn = {}
@@ -267,23 +308,21 @@ def _check_outside(run: _Run, student: str, runtime_dir: str) -> dict[str, str]:
 
 
 def _run_steps(run: _Run, student: str, steps: list, out, runtime_dir: str) -> str:
-    """Run nbgrader steps; returns what failed, or ''."""
+    """Run nbgrader steps in this thread's worker; returns what failed, or ''."""
+    worker = run.worker()
     for step, *flags in steps:
-        command = run.nbgrader(
+        argv = run.nbgrader(
             step, run.assignment, "--student", student, *flags, runtime_dir=runtime_dir
         )
-        try:
-            code = subprocess.run(
-                command,
-                cwd=run.course_root,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=run.environment(runtime_dir),
-                timeout=run.submission_timeout,
-                check=False,
-            ).returncode
-        except subprocess.TimeoutExpired:
-            code, step = None, f"{step} (stopped after {run.submission_timeout:g} s)"
+        out.flush()
+        code = worker.run(
+            argv,
+            out.name,
+            timeout=run.submission_timeout,
+            environment={"JUPYTER_RUNTIME_DIR": runtime_dir},
+        )
+        if code is None:
+            step = f"{step} (stopped after {run.submission_timeout:g} s)"
         if code != 0:
             return f"nbgrader {step} failed"
     return ""
@@ -536,22 +575,29 @@ def grade_class(
         sandboxed=use_sandbox,
         policy=policy,
     )
+    run = replace(run, workers=_Workers(run.environment(tempfile.gettempdir()), course_root))
     chosen = set(students or submitted)
     pending = [
         s for s in submitted if s in chosen and (force or students or not _already_graded(run, s))
     ]
     results = {s: StudentResult(s, "kept") for s in submitted if s not in pending}
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_grade_student, run, student) for student in pending]
-        bar = tqdm(
-            total=len(futures), desc=f"grading {assignment}", unit="student", disable=not progress
-        )
-        for future in as_completed(futures):
-            result = future.result()
-            results[result.student] = result
-            bar.set_postfix_str(f"{result.student}: {result.status}")
-            bar.update()
-        bar.close()
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_grade_student, run, student) for student in pending]
+            bar = tqdm(
+                total=len(futures),
+                desc=f"grading {assignment}",
+                unit="student",
+                disable=not progress,
+            )
+            for future in as_completed(futures):
+                result = future.result()
+                results[result.student] = result
+                bar.set_postfix_str(f"{result.student}: {result.status}")
+                bar.update()
+            bar.close()
+    finally:
+        run.workers.close()
     ordered = [results[s] for s in submitted]
     for result in ordered:
         result.sandboxed = use_sandbox
