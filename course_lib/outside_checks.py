@@ -491,6 +491,8 @@ OUTSIDE_CHECKS: dict[str, OutsideChecks] = {
             "course_lib.flows.continuous": (
                 "CNF",
                 "ContinuousTransform",
+                "HyperPlanarDynamics.velocity_and_trace",
+                "TimeMLP.velocity_and_trace",
                 "_Augmented",
                 "cnf",
                 "exact_trace",

@@ -126,8 +126,9 @@ _REFERENCE = "is a graded reference"
 def disabled_source(
     source: str, module: str, names: tuple[str, ...] | None = None, *, why: str = _REFERENCE
 ) -> str:
-    """``source`` with the bodies of the named functions (every method, for a class) replaced
-    by ``raise PermissionError``; None disables every function and class. ``why`` completes
+    """``source`` with the bodies of the named functions (every method, for a class;
+    ``"Class.method"`` for one method) replaced by ``raise PermissionError``; None disables
+    every function and class. ``why`` completes
     the message "<module>.<name> ...".
 
     Signatures, classes and the rest of the module stay, so everything that imports the
@@ -152,14 +153,18 @@ def disabled_source(
         ]
 
     for node in tree.body:
-        if names is not None and getattr(node, "name", None) not in names:
-            continue
+        name = getattr(node, "name", None)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            refuse(node, node.name)
+            if names is None or name in names:
+                refuse(node, name)
         elif isinstance(node, ast.ClassDef):
             for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    refuse(item, f"{node.name}.{item.name}")
+                qualname = f"{name}.{getattr(item, 'name', '')}"
+                whole = names is None or name in names
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                    whole or qualname in names
+                ):
+                    refuse(item, qualname)
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 

@@ -80,6 +80,12 @@ def test_disabled_source_keeps_the_module_importable_and_its_functions_refuse():
     assert partial["double"](3) == 6.0 and partial["Model"]().twice == 2
     with pytest.raises(PermissionError):
         partial["_helper"](1)
+    one_method = {}
+    exec(disabled_source(source, "m", ("Model.twice",)), one_method)
+    model = one_method["Model"]()  # the class still builds
+    assert model.w == 1 and one_method["double"](3) == 6.0
+    with pytest.raises(PermissionError, match="m.Model.twice is a graded reference"):
+        model.twice
 
 
 @pytest.mark.parametrize("assignment", sorted(OUTSIDE_CHECKS))
