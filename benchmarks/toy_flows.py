@@ -149,76 +149,20 @@ DATASETS = (
 )
 
 
-def _course_realnvp(
-    train: Tensor, *, layers: int, hidden_features: int, scale_bound: float = 3.0
-) -> nn.Module:
-    from course_lib.flows import Flow, realnvp, standard_normal, standardizing_affine
+def _course_flow(factory: str, train: Tensor, **config) -> nn.Module:
+    """``course_lib.flows.<factory>(2, **config)``, ending in the frozen standardisation of
+    ``train`` (as the peers do)."""
+    from course_lib import flows
 
-    core = realnvp(
-        2,
-        layers=layers,
-        hidden_features=hidden_features,
-        scale_bound=scale_bound,
-        seed=SEED_MODEL,
+    core = getattr(flows, factory)(2, seed=SEED_MODEL, **config)
+    return flows.Flow(
+        flows.standard_normal(2), [*core.transform, flows.standardizing_affine(train)]
     )
-    return Flow(standard_normal(2), [*core.transform, standardizing_affine(train)])
 
 
-def _course_planar(train: Tensor, *, layers: int) -> nn.Module:
-    from course_lib.flows import Flow, planar_flow, standard_normal, standardizing_affine
-
-    core = planar_flow(2, layers=layers, seed=SEED_MODEL)
-    return Flow(standard_normal(2), [*core.transform, standardizing_affine(train)])
-
-
-def _course_maf(
-    train: Tensor, *, layers: int, hidden_features: int, scale_bound: float = 3.0
-) -> nn.Module:
-    from course_lib.flows import Flow, maf, standard_normal, standardizing_affine
-
-    core = maf(
-        2,
-        layers=layers,
-        hidden_features=hidden_features,
-        scale_bound=scale_bound,
-        seed=SEED_MODEL,
-    )
-    return Flow(standard_normal(2), [*core.transform, standardizing_affine(train)])
-
-
-def _course_nsf(
-    train: Tensor, *, layers: int, hidden_features: int, bins: int, bound: float, kind: str
-) -> nn.Module:
-    from course_lib.flows import Flow, neural_spline_flow, standard_normal, standardizing_affine
-
-    core = neural_spline_flow(
-        2,
-        layers=layers,
-        bins=bins,
-        bound=bound,
-        hidden_features=hidden_features,
-        kind=kind,
-        seed=SEED_MODEL,
-    )
-    return Flow(standard_normal(2), [*core.transform, standardizing_affine(train)])
-
-
-def _course_cnf(
-    train: Tensor, *, dynamics: str, width: int, hidden_features: int, tolerance: float
-) -> nn.Module:
-    from course_lib.flows import Flow, cnf, standard_normal, standardizing_affine
-
-    core = cnf(
-        2,
-        dynamics=dynamics,
-        width=width,
-        hidden_features=hidden_features,
-        method="dopri5",
-        rtol=tolerance,
-        atol=tolerance,
-        seed=SEED_MODEL,
-    )
-    return Flow(standard_normal(2), [*core.transform, standardizing_affine(train)])
+def _course_cnf(train: Tensor, *, tolerance: float, **config) -> nn.Module:
+    """The CNF, integrated by dopri5 at ``tolerance`` (relative and absolute)."""
+    return _course_flow("cnf", train, method="dopri5", rtol=tolerance, atol=tolerance, **config)
 
 
 def _function_evaluations(flow: nn.Module) -> int | None:
@@ -298,18 +242,30 @@ _SPLINE_COUPLING = {
 # The order is the order of the run: zuko last, because importing it changes torch's
 # defaults (see benchmarks.peers).
 MODELS = (
-    Model("course_lib-realnvp", "course_lib", "RealNVP", _course_realnvp, _COURSE_REALNVP),
+    Model(
+        "course_lib-realnvp",
+        "course_lib",
+        "RealNVP",
+        functools.partial(_course_flow, "realnvp"),
+        _COURSE_REALNVP,
+    ),
     Model(
         "course_lib-planar",
         "course_lib",
         "planar",
-        _course_planar,
+        functools.partial(_course_flow, "planar_flow"),
         {"layers": 16},
         steps=PLANAR_STEPS,
         lr=PLANAR_LEARNING_RATE,
     ),
-    Model("course_lib-maf", "course_lib", "MAF", _course_maf, _AFFINE),
-    Model("course_lib-nsf", "course_lib", "NSF (coupling)", _course_nsf, _SPLINE_COUPLING),
+    Model("course_lib-maf", "course_lib", "MAF", functools.partial(_course_flow, "maf"), _AFFINE),
+    Model(
+        "course_lib-nsf",
+        "course_lib",
+        "NSF (coupling)",
+        functools.partial(_course_flow, "neural_spline_flow"),
+        _SPLINE_COUPLING,
+    ),
     # The report's dynamics (a hypernetwork of t gives the weights of planar units) and the
     # exact trace. Adaptive steps: trained on a fixed rk4 grid of 4 steps, the CNF learns to
     # exploit the grid's error (its test NLL on that grid fell below the entropy, while a
@@ -481,8 +437,6 @@ def _measure_cnf_to_target(options: Options) -> dict:
     """Issue #5: the CNF trained on an RK4 grid (finer from TARGET_FINE_GRID's step), the
     dopri5 held-out NLL of its weights' moving average every TARGET_CHECK_EVERY steps against
     its training time so far (checks untimed)."""
-    from course_lib.flows import Flow, cnf, standard_normal, standardizing_affine
-
     train_size = options.train_size or TRAIN_SIZE
     test_size = options.test_size or TEST_SIZE
     steps = options.steps or TARGET_STEPS
@@ -491,8 +445,7 @@ def _measure_cnf_to_target(options: Options) -> dict:
     step_size = config.pop("step_size")
     with torch.random.fork_rng():
         torch.manual_seed(SEED_MODEL)
-        core = cnf(2, method="rk4", step_size=step_size, seed=SEED_MODEL, **config)
-        flow = Flow(standard_normal(2), [*core.transform, standardizing_affine(train)])
+        flow = _course_flow("cnf", train, method="rk4", step_size=step_size, **config)
         ode = flow.transform[0]
         parameters = [p for p in flow.parameters() if p.requires_grad]
         # The scored model: an exponential moving average of the weights (its updates timed).
