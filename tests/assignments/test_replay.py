@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader_course import REPO, completed_copy
-from wrong_answers import WRONG_ANSWERS
+from wrong_answers import FULL_GAUSSIAN_PARAMS, WRONG_ANSWERS
 
 from course_lib.class_grading import _policy
 from course_lib.outside_checks import OUTSIDE_CHECKS
@@ -85,7 +85,7 @@ def test_disabled_source_keeps_the_module_importable_and_its_functions_refuse():
     model = one_method["Model"]()  # the class still builds
     assert model.w == 1 and one_method["double"](3) == 6.0
     with pytest.raises(PermissionError, match="m.Model.twice is a graded reference"):
-        model.twice
+        _ = model.twice
 
 
 @pytest.mark.parametrize("assignment", sorted(OUTSIDE_CHECKS))
@@ -216,14 +216,8 @@ MULTIVARIATE_NORMAL = (  # the parameters are the student's own; the log-density
     "import math\n"
     "import torch\n"
     "import torch.nn.functional as F\n\n\n"
-    "def full_gaussian_params(raw):\n"
-    "    d = int(round((math.sqrt(9 + 8 * raw.shape[-1]) - 3) / 2))\n"
-    "    rows, cols = torch.tril_indices(d, d)\n"
-    "    tril = raw.new_zeros(raw.shape[0], d, d)\n"
-    "    tril[:, rows, cols] = raw[:, d:]\n"
-    "    diagonal = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + 1e-3\n"
-    "    return raw[:, :d], torch.tril(tril, -1) + torch.diag_embed(diagonal)\n\n\n"
-    "def full_gaussian_log_prob(raw, y):\n"
+    + FULL_GAUSSIAN_PARAMS
+    + "def full_gaussian_log_prob(raw, y):\n"
     "    mean, tril = full_gaussian_params(raw)\n"
     "    return torch.distributions.MultivariateNormal(mean, scale_tril=tril).log_prob(y)\n"
 )

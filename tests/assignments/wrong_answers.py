@@ -4,6 +4,20 @@ The grading round trip checks that each loses exactly those tests' points (parti
 and that nbgrader's Validate shows the student a message they can act on.
 """
 
+# The full-Gaussian head's parameters as the reference computes them: the wrong answers and
+# hostile submissions of conditional_heads that differ only in the log-density start with it.
+FULL_GAUSSIAN_PARAMS = (
+    "def full_gaussian_params(raw):\n"
+    "    d = int(round((math.sqrt(9 + 8 * raw.shape[-1]) - 3) / 2))\n"
+    "    rows, cols = torch.tril_indices(d, d)\n"
+    "    tril = raw.new_zeros(raw.shape[0], d, d)\n"
+    "    tril[:, rows, cols] = raw[:, d:]\n"
+    "    diagonal = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + 1e-3\n"
+    "    return raw[:, :d], torch.tril(tril, -1) + torch.diag_embed(diagonal)\n"
+    "\n"
+    "\n"
+)
+
 WRONG_ANSWERS = {
     "conditional_heads": {
         # The log-likelihood without the log-determinant of the Cholesky factor: the mean and
@@ -11,16 +25,8 @@ WRONG_ANSWERS = {
         # errors without bound (coverage 1), so the training test fails too.
         "c_no_log_determinant": (
             {
-                "full_gaussian": (
-                    "def full_gaussian_params(raw):\n"
-                    "    d = int(round((math.sqrt(9 + 8 * raw.shape[-1]) - 3) / 2))\n"
-                    "    rows, cols = torch.tril_indices(d, d)\n"
-                    "    tril = raw.new_zeros(raw.shape[0], d, d)\n"
-                    "    tril[:, rows, cols] = raw[:, d:]\n"
-                    "    diagonal = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + 1e-3\n"
-                    "    return raw[:, :d], torch.tril(tril, -1) + torch.diag_embed(diagonal)\n"
-                    "\n"
-                    "\n"
+                "full_gaussian": FULL_GAUSSIAN_PARAMS
+                + (
                     "def full_gaussian_log_prob(raw, y):\n"
                     "    mean, tril = full_gaussian_params(raw)\n"
                     "    v = (y - mean).unsqueeze(-1)\n"
