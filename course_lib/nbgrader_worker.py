@@ -21,7 +21,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -115,15 +114,8 @@ class NbgraderWorker:
 
     def _read_line(self, timeout: float) -> str | None:
         """The worker's next line ('' if it died), or None after ``timeout`` seconds."""
-        stdout = self._process.stdout
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([stdout], [], [], min(left, 5.0))
-            if ready:
-                return stdout.readline()
+        ready, _, _ = select.select([self._process.stdout], [], [], timeout)
+        return self._process.stdout.readline() if ready else None
 
 
 def _run_command(argv: list[str]) -> int:
